@@ -1,0 +1,650 @@
+#!/usr/bin/python3
+"""Runner for `make bench` (issue 6): bkp against restic, borg and the
+pipeline limit `tar | zstd -T0 -3`, on one seeded dataset, interleaved and
+repeated; then bkp's peak RSS at 1x, 4x and on one 8 GiB file.
+
+Started by bench/run.sh, which installs the tools and (optionally) starts
+s3rver; read docs/BENCH.md for the knobs and how to read the output.
+Nothing here asserts a time: the targets are reported as met or missed.
+"""
+
+import datetime
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+import gen_dataset  # noqa: E402
+import svgchart  # noqa: E402
+
+MiB = 1 << 20
+MB = 1000 * 1000
+
+
+def env_str(name, default):
+    v = os.environ.get(name)
+    return v if v not in (None, "") else default
+
+
+SIZE_STR = env_str("BENCH_SIZE", "2G")
+SIZE = gen_dataset.parse_size(SIZE_STR)
+REPS = int(env_str("BENCH_REPS", "3"))
+SEED = int(env_str("BENCH_SEED", "20261125"))
+QUICK = env_str("BENCH_QUICK", "0") not in ("0", "no", "false")
+BIGFILE = gen_dataset.parse_size(env_str("BENCH_BIGFILE", "8G"))
+OUT = os.path.abspath(env_str("BENCH_DIR", os.path.join(HERE, "out")))
+BKP = os.path.abspath(env_str("BKP", os.path.join(ROOT, "build", "bkp")))
+ONLY = [x for x in env_str("BENCH_ONLY", "").split(",") if x]
+SKIP_SCALE = env_str("BENCH_SCALE", "1") in ("0", "no", "false")
+S3_ENDPOINT = env_str("BENCH_S3_ENDPOINT", "")
+S3_BUCKET = env_str("BENCH_S3_BUCKET", "")
+S3_DATADIR = env_str("BENCH_S3_DATADIR", "")
+S3_SKIP_REASON = env_str("BENCH_S3_SKIP", "")
+PASS = "bench-only-passphrase-not-a-secret"
+
+WORK = os.path.join(OUT, "work")
+LOGS = os.path.join(OUT, "logs")
+
+
+def log(msg):
+    print(msg, flush=True)
+
+
+# --- measurement ----------------------------------------------------------
+
+def measure(argv, cwd, env, logname):
+    """Run argv (a list, or a str for sh -c) and return its wall time, CPU
+    seconds (user+sys, the process and all its waited-for children) and peak
+    RSS (ru_maxrss: the largest single process of the tree), via wait4()."""
+    if isinstance(argv, str):
+        argv = ["/bin/sh", "-c", argv]
+    os.makedirs(LOGS, exist_ok=True)
+    path = os.path.join(LOGS, logname + ".log")
+    with open(path, "ab") as lf:
+        lf.write(("$ %s  (cwd %s)\n" % (" ".join(argv), cwd)).encode())
+        lf.flush()
+        t0 = time.monotonic()
+        p = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                             stdout=lf, stderr=lf)
+        _, status, ru = os.wait4(p.pid, 0)
+        wall = time.monotonic() - t0
+        p.returncode = os.waitstatus_to_exitcode(status)
+    return {"wall": wall, "user": ru.ru_utime, "sys": ru.ru_stime,
+            "cpu": ru.ru_utime + ru.ru_stime, "rss_kib": ru.ru_maxrss,
+            "rc": p.returncode, "log": path}
+
+
+def quiet(argv, cwd, env, logname):
+    """Run an untimed set-up step; True on success."""
+    r = measure(argv, cwd, env, logname)
+    if r["rc"] != 0:
+        log("  ! set-up step failed (rc %d): %s; see %s" % (r["rc"], argv, r["log"]))
+    return r["rc"] == 0
+
+
+def tree_bytes(top):
+    """Apparent bytes and regular-file count under top (no symlink follow)."""
+    n = files = 0
+    for d, _, fs in os.walk(top):
+        for f in fs:
+            try:
+                st = os.lstat(os.path.join(d, f))
+            except OSError:
+                continue
+            n += st.st_size
+            if (st.st_mode & 0o170000) == 0o100000:
+                files += 1
+    return n, files
+
+
+def rmtree(p):
+    if os.path.lexists(p):
+        shutil.rmtree(p, ignore_errors=True)
+
+
+def tail(path, n=5):
+    try:
+        with open(path, "rb") as f:
+            return b"".join(f.readlines()[-n:]).decode(errors="replace")
+    except OSError:
+        return ""
+
+
+# --- contenders -----------------------------------------------------------
+
+class Contender:
+    """One tool on one storage. Paths are made per repetition; `data` is the
+    dataset's parent directory, and every tool backs up the relative path
+    `data` from there so the archives hold the same names."""
+    name = ""
+    phases = ("backup", "restore", "verify")
+
+    def __init__(self, base_env):
+        self.env = dict(base_env)
+
+    def setup(self, rep):
+        return True
+
+    def repo_bytes(self, rep):
+        return None
+
+    def cleanup(self, rep):
+        pass
+
+
+class Limit(Contender):
+    name = "limit"
+    phases = ("backup",)
+
+    def backup(self, rep):
+        return "tar -cf - data | zstd -q -T0 -3 > /dev/null"
+
+
+class Bkp(Contender):
+    name = "bkp"
+
+    def __init__(self, base_env, key, s3=False):
+        super().__init__(base_env)
+        self.key = key
+        self.s3 = s3
+        if s3:
+            self.name = "bkp-s3"
+
+    def repo(self, rep):
+        if self.s3:
+            return "s3://%s/bkp-rep%d" % (S3_BUCKET, rep)
+        return os.path.join(WORK, "bkp-rep%d" % rep)
+
+    def ropt(self, rep):
+        r = ["-r", self.repo(rep)]
+        if self.s3:
+            r += ["--endpoint", S3_ENDPOINT]
+        return r
+
+    def setup(self, rep):
+        self.cleanup(rep)
+        return quiet([BKP, "init"] + self.ropt(rep) + ["--recipient", self.key + ".pub"],
+                     WORK, self.env, "%s-init" % self.name)
+
+    def backup(self, rep):
+        return [BKP, "backup"] + self.ropt(rep) + ["--name", "bench", "--level", "3", "-q", "data"]
+
+    def restore(self, rep, target):
+        return [BKP, "restore"] + self.ropt(rep) + ["-k", self.key, "latest", "--target", target]
+
+    def verify(self, rep):
+        return [BKP, "verify"] + self.ropt(rep) + ["-k", self.key, "--all"]
+
+    def repo_bytes(self, rep):
+        if self.s3:
+            return tree_bytes(os.path.join(S3_DATADIR, S3_BUCKET, "bkp-rep%d" % rep))[0] \
+                if S3_DATADIR else None
+        return tree_bytes(self.repo(rep))[0]
+
+    def cleanup(self, rep):
+        if self.s3:
+            if S3_DATADIR:
+                rmtree(os.path.join(S3_DATADIR, S3_BUCKET, "bkp-rep%d" % rep))
+        else:
+            rmtree(self.repo(rep))
+
+
+class Restic(Contender):
+    name = "restic"
+
+    def __init__(self, base_env, s3=False):
+        super().__init__(base_env)
+        self.s3 = s3
+        if s3:
+            self.name = "restic-s3"
+        self.env["RESTIC_PASSWORD"] = PASS
+
+    def repo(self, rep):
+        if self.s3:
+            return "s3:%s/%s/restic-rep%d" % (S3_ENDPOINT.rstrip("/"), S3_BUCKET, rep)
+        return os.path.join(WORK, "restic-rep%d" % rep)
+
+    def cache(self, rep):
+        return os.path.join(WORK, "%s-cache%d" % (self.name, rep))
+
+    def base(self, rep):
+        return ["restic", "-r", self.repo(rep), "--cache-dir", self.cache(rep)]
+
+    def setup(self, rep):
+        self.cleanup(rep)
+        return quiet(self.base(rep) + ["init"], WORK, self.env, "%s-init" % self.name)
+
+    def backup(self, rep):
+        return self.base(rep) + ["backup", "-q", "data"]
+
+    def restore(self, rep, target):
+        return self.base(rep) + ["restore", "latest", "--target", target]
+
+    def verify(self, rep):
+        return self.base(rep) + ["check", "--read-data"]
+
+    def repo_bytes(self, rep):
+        if self.s3:
+            return tree_bytes(os.path.join(S3_DATADIR, S3_BUCKET, "restic-rep%d" % rep))[0] \
+                if S3_DATADIR else None
+        return tree_bytes(self.repo(rep))[0]
+
+    def cleanup(self, rep):
+        rmtree(self.cache(rep))
+        if self.s3:
+            if S3_DATADIR:
+                rmtree(os.path.join(S3_DATADIR, S3_BUCKET, "restic-rep%d" % rep))
+        else:
+            rmtree(self.repo(rep))
+
+
+class Borg(Contender):
+    name = "borg"
+
+    def __init__(self, base_env):
+        super().__init__(base_env)
+        self.env.update({"BORG_PASSPHRASE": PASS,
+                         "BORG_BASE_DIR": os.path.join(WORK, "borg-base"),
+                         "BORG_RELOCATED_REPO_ACCESS_IS_OK": "yes"})
+
+    def repo(self, rep):
+        return os.path.join(WORK, "borg-rep%d" % rep)
+
+    def setup(self, rep):
+        self.cleanup(rep)
+        return quiet(["borg", "init", "-e", "repokey", self.repo(rep)], WORK, self.env,
+                     "borg-init")
+
+    def backup(self, rep):
+        return ["borg", "create", "--compression", "zstd,3", self.repo(rep) + "::bench", "data"]
+
+    def restore(self, rep, target):
+        # borg extracts into the working directory: see run_phase
+        return ["borg", "extract", self.repo(rep) + "::bench"]
+
+    def verify(self, rep):
+        return ["borg", "check", "--verify-data", self.repo(rep)]
+
+    def repo_bytes(self, rep):
+        return tree_bytes(self.repo(rep))[0]
+
+    def cleanup(self, rep):
+        rmtree(self.repo(rep))
+        rmtree(os.path.join(WORK, "borg-base"))
+
+
+# --- the interleaved runs --------------------------------------------------
+
+def bkp_works(env):
+    """True if build/bkp exists and can init a repository."""
+    if not os.access(BKP, os.X_OK):
+        return False, "%s not built" % BKP
+    probe = os.path.join(WORK, "bkp-probe")
+    rmtree(probe)
+    r = measure([BKP, "init", "-r", probe, "--recipient", os.path.join(WORK, "key.pub")],
+                WORK, env, "bkp-probe")
+    rmtree(probe)
+    if r["rc"] != 0:
+        return False, "'bkp init' failed (rc %d): %s" % (r["rc"], tail(r["log"], 2).strip())
+    return True, ""
+
+
+def run_phase(c, phase, rep, data_parent, expect):
+    tag = "%s-%s-rep%d" % (c.name, phase, rep)
+    if phase == "backup":
+        r = measure(c.backup(rep), data_parent, c.env, tag)
+        if r["rc"] == 0:
+            r["stored"] = c.repo_bytes(rep)
+    elif phase == "restore":
+        target = os.path.join(WORK, "restore-" + c.name)
+        rmtree(target)
+        os.makedirs(target)
+        cwd = target if isinstance(c, Borg) else WORK
+        r = measure(c.restore(rep, target), cwd, c.env, tag)
+        if r["rc"] == 0:
+            got, files = tree_bytes(target)
+            r["restored_bytes"], r["restored_files"] = got, files
+            if (got, files) != expect:
+                r["rc"] = -1000
+                r["error"] = "restored %d files / %d bytes, dataset has %d / %d" % (
+                    files, got, expect[1], expect[0])
+        rmtree(target)
+    else:
+        r = measure(c.verify(rep), WORK, c.env, tag)
+    if r["rc"] != 0:
+        r.setdefault("error", "rc %d: %s" % (r["rc"], tail(r["log"], 3).strip()))
+        log("  ! %s failed: %s" % (tag, r["error"]))
+    else:
+        log("  %-10s %-7s rep %d: %7.2f s wall, %7.2f s cpu, %6.1f MiB rss%s" % (
+            c.name, phase, rep, r["wall"], r["cpu"], r["rss_kib"] / 1024,
+            "" if r.get("stored") is None else ", %.1f MiB stored" % (r["stored"] / MiB)))
+    return r
+
+
+def summarize(samples, in_bytes):
+    ok = [s for s in samples if s["rc"] == 0]
+    if not ok:
+        return {"ok": False, "n": 0, "failures": len(samples),
+                "error": samples[0].get("error") if samples else "not run"}
+    walls = [s["wall"] for s in ok]
+    med = statistics.median(walls)
+    out = {"ok": True, "n": len(ok), "failures": len(samples) - len(ok),
+           "wall_median": med, "wall_min": min(walls), "wall_max": max(walls),
+           "spread_pct": 100.0 * (max(walls) - min(walls)) / med if med else 0.0,
+           "mbps_median": in_bytes / MB / med if med else None,
+           "mbps_min": in_bytes / MB / max(walls), "mbps_max": in_bytes / MB / min(walls),
+           "cpu_median": statistics.median(s["cpu"] for s in ok),
+           "rss_mib_max": max(s["rss_kib"] for s in ok) / 1024,
+           "rss_mib_median": statistics.median(s["rss_kib"] for s in ok) / 1024}
+    stored = [s["stored"] for s in ok if s.get("stored") is not None]
+    if stored:
+        out["stored_bytes"] = int(statistics.median(stored))
+    return out
+
+
+def paired_ratio(samples, a, b, phase):
+    """Throughput ratio a/b (= wall b / wall a), median over the repetitions
+    where both succeeded: pairs come from the same interleaved round."""
+    sa = {s["rep"]: s for s in samples if s["contender"] == a and s["phase"] == phase and s["rc"] == 0}
+    sb = {s["rep"]: s for s in samples if s["contender"] == b and s["phase"] == phase and s["rc"] == 0}
+    rs = [sb[r]["wall"] / sa[r]["wall"] for r in sa if r in sb and sa[r]["wall"] > 0]
+    return statistics.median(rs) if rs else None
+
+
+def tool_version(argv):
+    try:
+        p = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+        return (p.stdout or p.stderr).strip().splitlines()[0]
+    except Exception:  # noqa: BLE001 - a version is informational only
+        return "unavailable"
+
+
+def main():
+    started = datetime.datetime.now(datetime.timezone.utc)
+    stamp = started.strftime("%Y%m%dT%H%M%SZ")
+    os.makedirs(WORK, exist_ok=True)
+    rmtree(LOGS)
+    base_env = dict(os.environ)
+    base_env["BKP_PASSPHRASE"] = PASS
+    base_env["XDG_CACHE_HOME"] = os.path.join(WORK, "xdg-cache")
+
+    # dataset
+    ds_root = os.path.join(OUT, "dataset-%s-%d" % (SIZE_STR, SEED))
+    ds = os.path.join(ds_root, "data")
+    os.makedirs(ds_root, exist_ok=True)
+    t0 = time.monotonic()
+    gen_dataset.gen_tree(ds, SIZE, SEED)
+    in_bytes, in_files = tree_bytes(ds)
+    log("dataset: %s, %.1f MiB in %d files (generation/check %.0f s)" % (
+        ds, in_bytes / MiB, in_files, time.monotonic() - t0))
+
+    # bkp key, and whether bkp works yet
+    key = os.path.join(WORK, "key")
+    if not os.path.exists(key) and os.access(BKP, os.X_OK):
+        for p in (key, key + ".pub"):
+            if os.path.exists(p):
+                os.unlink(p)
+        quiet([BKP, "keygen", key], WORK, base_env, "bkp-keygen")
+    bkp_ok, bkp_why = bkp_works(base_env)
+    if not bkp_ok:
+        log("bkp: SKIPPED, %s" % bkp_why)
+
+    contenders = [Limit(base_env)]
+    if bkp_ok:
+        contenders.append(Bkp(base_env, key))
+    contenders += [Restic(base_env), Borg(base_env)]
+    s3_note = ""
+    if S3_ENDPOINT and S3_BUCKET:
+        if bkp_ok:
+            contenders.append(Bkp(base_env, key, s3=True))
+        contenders.append(Restic(base_env, s3=True))
+        s3_note = "s3rver at %s, bucket %s" % (S3_ENDPOINT, S3_BUCKET)
+    else:
+        s3_note = "S3 SKIPPED: %s" % (S3_SKIP_REASON or "no s3rver endpoint given")
+        log(s3_note)
+    if ONLY:
+        contenders = [c for c in contenders if c.name in ONLY]
+
+    # warm-up: read the dataset once through the limit pipeline, keep the
+    # compressed size as the limit's "stored" figure
+    log("warm-up: tar | zstd -T0 -3 over the dataset (page cache warm from here on)")
+    p = subprocess.run("tar -cf - data | zstd -q -T0 -3 | wc -c", shell=True, cwd=ds_root,
+                       capture_output=True, text=True)
+    limit_stored = int(p.stdout.strip() or 0)
+    for argv in (["restic", "version"], ["borg", "--version"], [BKP, "--help"]):
+        tool_version(argv)
+
+    samples = []
+    expect = (in_bytes, in_files)
+    for rep in range(1, REPS + 1):
+        k = (rep - 1) % len(contenders)
+        order = contenders[k:] + contenders[:k]
+        log("round %d/%d, order: %s" % (rep, REPS, " ".join(c.name for c in order)))
+        ready = [c for c in order if c.setup(rep)]
+        for phase in ("backup", "restore", "verify"):
+            for c in ready:
+                if phase not in c.phases:
+                    continue
+                r = run_phase(c, phase, rep, ds_root, expect)
+                if c.name == "limit":
+                    r["stored"] = limit_stored
+                r.update(contender=c.name, phase=phase, rep=rep)
+                samples.append(r)
+        for c in order:
+            c.cleanup(rep)
+
+    results = {}
+    for c in contenders:
+        for phase in c.phases:
+            s = [x for x in samples if x["contender"] == c.name and x["phase"] == phase]
+            results.setdefault(c.name, {})[phase] = summarize(s, in_bytes)
+
+    ratios = {}
+    for phase in ("backup", "restore", "verify"):
+        for a, b in (("bkp", "limit"), ("bkp", "restic"), ("bkp", "borg"),
+                     ("bkp-s3", "restic-s3")):
+            v = paired_ratio(samples, a, b, phase)
+            if v is not None:
+                ratios["%s/%s %s" % (a, b, phase)] = v
+
+    scale = []
+    if bkp_ok and not SKIP_SCALE and (not ONLY or "bkp" in ONLY):
+        scale = memory_scaling(base_env, key, ds_root, in_bytes, results)
+
+    targets = evaluate_targets(ratios, results, scale)
+    doc = {
+        "schema": "bkp-bench/1",
+        "started_utc": started.isoformat(),
+        "finished_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+        "config": {"size": SIZE_STR, "seed": SEED, "reps": REPS, "quick": QUICK,
+                   "bigfile_bytes": BIGFILE, "only": ONLY},
+        "dataset": {"path": ds, "bytes": in_bytes, "files": in_files,
+                    "limit_compressed_bytes": limit_stored},
+        "cache": "warm: the dataset was read once (tar | zstd) before measuring; "
+                 "page cache not dropped between runs",
+        "machine": {"cpus": os.cpu_count(), "kernel": platform.release(),
+                    "mem_bytes": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"),
+                    "loadavg_start": os.getloadavg()},
+        "versions": {"bkp": tool_version([BKP, "--version"]) if bkp_ok else "not run",
+                     "restic": tool_version(["restic", "version"]),
+                     "borg": tool_version(["borg", "--version"]),
+                     "zstd": tool_version(["zstd", "--version"]),
+                     "tar": tool_version(["tar", "--version"]),
+                     "git": tool_version(["git", "-C", ROOT, "describe", "--always", "--dirty"])},
+        "bkp_skipped": None if bkp_ok else bkp_why,
+        "s3": s3_note,
+        "samples": samples,
+        "results": results,
+        "ratios": ratios,
+        "memory_scaling": scale,
+        "targets": targets,
+    }
+    jpath = os.path.join(OUT, "results-%s.json" % stamp)
+    with open(jpath, "w") as f:
+        json.dump(doc, f, indent=1)
+    spath = os.path.join(OUT, "results-%s.svg" % stamp)
+    with open(spath, "w") as f:
+        f.write(svgchart.render(doc))
+    print_report(doc)
+    log("\nJSON:  %s\nchart: %s\nlogs:  %s" % (jpath, spath, LOGS))
+    return 0
+
+
+# --- memory scaling ---------------------------------------------------------
+
+def bkp_cycle(env, key, parent, what, label):
+    """Init, back up `what` (relative to parent), restore, verify with bkp:
+    one run each; returns {phase: sample}."""
+    repo = os.path.join(WORK, "bkp-scale")
+    target = os.path.join(WORK, "restore-scale")
+    rmtree(repo)
+    rmtree(target)
+    out = {}
+    if not quiet([BKP, "init", "-r", repo, "--recipient", key + ".pub"], WORK, env,
+                 "scale-init"):
+        return out
+    cmds = [("backup", [BKP, "backup", "-r", repo, "--name", "scale", "--level", "3", "-q", what],
+             parent),
+            ("restore", [BKP, "restore", "-r", repo, "-k", key, "latest", "--target", target],
+             WORK),
+            ("verify", [BKP, "verify", "-r", repo, "-k", key, "--all"], WORK)]
+    for phase, argv, cwd in cmds:
+        if phase == "restore":
+            os.makedirs(target)
+        r = measure(argv, cwd, env, "scale-%s-%s" % (label, phase))
+        if phase == "backup" and r["rc"] == 0:
+            r["stored"] = tree_bytes(repo)[0]
+        if phase == "restore":
+            r["restored_bytes"] = tree_bytes(target)[0]
+            rmtree(target)
+        out[phase] = r
+        log("  %-12s %-7s %7.2f s wall, %6.1f MiB rss%s" % (
+            label, phase, r["wall"], r["rss_kib"] / 1024,
+            "" if r["rc"] == 0 else "  FAILED rc %d" % r["rc"]))
+        if r["rc"] != 0:
+            break
+    rmtree(repo)
+    return out
+
+
+def memory_scaling(env, key, ds_root, in_bytes, results):
+    log("memory scaling: bkp peak RSS at 1x, 4x and one %.1f GiB file" % (BIGFILE / (1 << 30)))
+    rows = []
+    # 1x: the interleaved runs above already measured it
+    b = results.get("bkp", {})
+    if b:
+        rows.append({"label": "1x", "bytes": in_bytes,
+                     **{ph: (b[ph]["rss_mib_max"] if b.get(ph, {}).get("ok") else None)
+                        for ph in ("backup", "restore", "verify")}})
+    if QUICK:
+        log("  BENCH_QUICK=1: 4x dataset and big file skipped")
+        return rows
+    big_root = os.path.join(OUT, "dataset-4x-%s-%d" % (SIZE_STR, SEED))
+    os.makedirs(big_root, exist_ok=True)
+    gen_dataset.gen_tree(os.path.join(big_root, "data"), 4 * SIZE, SEED + 4)
+    subprocess.run("tar -cf - data > /dev/null", shell=True, cwd=big_root)  # warm-up
+    b4 = tree_bytes(os.path.join(big_root, "data"))[0]
+    r = bkp_cycle(env, key, big_root, "data", "4x")
+    rows.append({"label": "4x", "bytes": b4,
+                 **{ph: (r[ph]["rss_kib"] / 1024 if ph in r and r[ph]["rc"] == 0 else None)
+                    for ph in ("backup", "restore", "verify")},
+                 "walls": {ph: r[ph]["wall"] for ph in r}})
+    bf_root = os.path.join(OUT, "bigfile")
+    os.makedirs(bf_root, exist_ok=True)
+    name = "big-%d.bin" % BIGFILE
+    gen_dataset.gen_bigfile(os.path.join(bf_root, name), BIGFILE, SEED + 8)
+    subprocess.run(["cat", name], cwd=bf_root, stdout=subprocess.DEVNULL)  # warm-up
+    r = bkp_cycle(env, key, bf_root, name, "bigfile")
+    rows.append({"label": "1 file %.1f GiB" % (BIGFILE / (1 << 30)), "bytes": BIGFILE,
+                 **{ph: (r[ph]["rss_kib"] / 1024 if ph in r and r[ph]["rc"] == 0 else None)
+                    for ph in ("backup", "restore", "verify")},
+                 "walls": {ph: r[ph]["wall"] for ph in r}})
+    return rows
+
+
+# --- targets and report -------------------------------------------------------
+
+def evaluate_targets(ratios, results, scale):
+    def t(name, value, goal, cmp):
+        if value is None:
+            return {"target": name, "value": None, "goal": goal, "status": "not measured"}
+        met = value >= goal if cmp == ">=" else value <= goal
+        return {"target": name, "value": value, "goal": goal, "cmp": cmp,
+                "status": "met" if met else "missed"}
+
+    out = [t("backup throughput bkp/limit (local)", ratios.get("bkp/limit backup"), 0.9, ">="),
+           t("backup throughput bkp/restic (local)", ratios.get("bkp/restic backup"), 2.0, ">="),
+           t("restore throughput bkp/restic (local)", ratios.get("bkp/restic restore"), 2.0, ">="),
+           t("full verify throughput bkp/restic check --read-data (local)",
+             ratios.get("bkp/restic verify"), 2.0, ">=")]
+    peaks = []
+    for name in ("bkp", "bkp-s3"):
+        for ph, s in results.get(name, {}).items():
+            if s.get("ok"):
+                peaks.append(s["rss_mib_max"])
+    for row in scale:
+        peaks += [row[ph] for ph in ("backup", "restore", "verify") if row.get(ph) is not None]
+    out.append(t("bkp peak RSS MiB, backup/restore/verify, all sizes measured",
+                 max(peaks) if peaks else None, 128.0, "<="))
+    return out
+
+
+def fmt(v, f="%.2f"):
+    return "-" if v is None else f % v
+
+
+def print_report(doc):
+    ds = doc["dataset"]
+    print()
+    print("bkp bench  %s  dataset %.1f MiB (%d files, seed %d)  %d reps interleaved  %d CPUs" % (
+        doc["started_utc"][:19], ds["bytes"] / MiB, ds["files"], doc["config"]["seed"],
+        doc["config"]["reps"], doc["machine"]["cpus"]))
+    print("cache: %s" % doc["cache"])
+    print("%s" % doc["s3"])
+    if doc["bkp_skipped"]:
+        print("bkp SKIPPED: %s" % doc["bkp_skipped"])
+    print()
+    hdr = "%-8s %-10s %9s %17s %7s %8s %9s %9s %10s" % (
+        "phase", "contender", "wall s", "[min-max]", "spread", "MB/s", "CPU s", "RSS MiB",
+        "stored MiB")
+    print(hdr)
+    print("-" * len(hdr))
+    for phase in ("backup", "restore", "verify"):
+        for name, res in doc["results"].items():
+            s = res.get(phase)
+            if s is None:
+                continue
+            if not s["ok"]:
+                print("%-8s %-10s FAILED: %s" % (phase, name, (s.get("error") or "")[:80]))
+                continue
+            print("%-8s %-10s %9.2f %17s %6.0f%% %8.1f %9.2f %9.1f %10s" % (
+                phase, name, s["wall_median"], "[%.2f-%.2f]" % (s["wall_min"], s["wall_max"]),
+                s["spread_pct"], s["mbps_median"], s["cpu_median"], s["rss_mib_max"],
+                fmt(s.get("stored_bytes") and s["stored_bytes"] / MiB, "%.1f")))
+    print("\nMB/s = dataset bytes / 1e6 / median wall; RSS = largest over the reps")
+    print("\nratios (throughput, median of per-round pairs; >1 means bkp is faster):")
+    for k, v in doc["ratios"].items():
+        print("  %-28s %6.2f" % (k, v))
+    if doc["memory_scaling"]:
+        print("\nmemory scaling, bkp peak RSS MiB:")
+        print("  %-18s %10s %9s %9s %9s" % ("input", "MiB", "backup", "restore", "verify"))
+        for row in doc["memory_scaling"]:
+            print("  %-18s %10.1f %9s %9s %9s" % (
+                row["label"], row["bytes"] / MiB, fmt(row.get("backup"), "%.1f"),
+                fmt(row.get("restore"), "%.1f"), fmt(row.get("verify"), "%.1f")))
+    print("\ntargets (issue 6):")
+    for t in doc["targets"]:
+        v = "-" if t["value"] is None else "%.2f" % t["value"]
+        print("  [%-12s] %-62s %8s (goal %s %.2f)" % (
+            t["status"], t["target"], v, t.get("cmp", ""), t["goal"]))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
