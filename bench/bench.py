@@ -43,10 +43,9 @@ OUT = os.path.abspath(env_str("BENCH_DIR", os.path.join(HERE, "out")))
 BKP = os.path.abspath(env_str("BKP", os.path.join(ROOT, "build", "bkp")))
 ONLY = [x for x in env_str("BENCH_ONLY", "").split(",") if x]
 SKIP_SCALE = env_str("BENCH_SCALE", "1") in ("0", "no", "false")
-S3_ENDPOINT = env_str("BENCH_S3_ENDPOINT", "")
-S3_BUCKET = env_str("BENCH_S3_BUCKET", "")
-S3_DATADIR = env_str("BENCH_S3_DATADIR", "")
 S3_SKIP_REASON = env_str("BENCH_S3_SKIP", "")
+S3RVER = os.path.join(ROOT, "tests", "s3", "node_modules", ".bin", "s3rver")
+S3_BUCKET = "bench"
 PASS = "bench-only-passphrase-not-a-secret"
 
 WORK = os.path.join(OUT, "work")
@@ -117,6 +116,103 @@ def tail(path, n=5):
         return ""
 
 
+# --- s3rver on loopback --------------------------------------------------------
+
+class S3rver:
+    """One s3rver process on 127.0.0.1 with bucket `bench`, its data in
+    `datadir`; with tls=(key, cert) it serves https. restic 0.14 (minio-go)
+    signs plain-http uploads with aws-chunked streaming, which s3rver 3.7
+    stores verbatim (corrupting them), so restic is given the https one."""
+
+    def __init__(self, datadir, tls=None):
+        import socket
+        with socket.socket() as so:
+            so.bind(("127.0.0.1", 0))
+            self.port = so.getsockname()[1]
+        self.datadir = datadir
+        rmtree(datadir)
+        os.makedirs(datadir)
+        argv = [S3RVER, "-d", datadir, "-a", "127.0.0.1", "-p", str(self.port), "-s",
+                "--configure-bucket", S3_BUCKET]
+        if tls:
+            argv += ["--key", tls[0], "--cert", tls[1]]
+        self.endpoint = "%s://127.0.0.1:%d" % ("https" if tls else "http", self.port)
+        os.makedirs(LOGS, exist_ok=True)
+        self.logf = open(os.path.join(LOGS, "s3rver-%d.log" % self.port), "wb")
+        self.proc = subprocess.Popen(argv, stdout=self.logf, stderr=self.logf,
+                                     stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    return
+            except OSError:
+                if self.proc.poll() is not None:
+                    break
+                time.sleep(0.2)
+        self.stop()
+        raise RuntimeError("s3rver did not start, see %s" % self.logf.name)
+
+    def prefix_bytes(self, prefix):
+        """Bytes of stored objects under prefix (s3rver's metadata files not
+        counted)."""
+        n = 0
+        for d, _, fs in os.walk(os.path.join(self.datadir, S3_BUCKET, prefix)):
+            for f in fs:
+                if f.endswith("._S3rver_object"):
+                    n += os.lstat(os.path.join(d, f)).st_size
+        return n
+
+    def remove_prefix(self, prefix):
+        rmtree(os.path.join(self.datadir, S3_BUCKET, prefix))
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.logf.close()
+
+
+def s3_env(env):
+    e = dict(env)
+    e.update({"AWS_ACCESS_KEY_ID": "S3RVER", "AWS_SECRET_ACCESS_KEY": "S3RVER",
+              "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1"})
+    return e
+
+
+def start_s3():
+    """Start the two servers; returns ({"http": S3rver, "https": S3rver}, note)
+    or ({}, reason skipped)."""
+    if S3_SKIP_REASON:
+        return {}, "S3 SKIPPED: " + S3_SKIP_REASON
+    if not os.access(S3RVER, os.X_OK):
+        return {}, "S3 SKIPPED: s3rver not installed (cd tests/s3 && npm ci)"
+    tls = os.path.join(WORK, "tls")
+    os.makedirs(tls, exist_ok=True)
+    key, cert = os.path.join(tls, "key.pem"), os.path.join(tls, "cert.pem")
+    p = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                        key, "-out", cert, "-days", "2", "-subj", "/CN=127.0.0.1",
+                        "-addext", "subjectAltName=IP:127.0.0.1"], capture_output=True)
+    if p.returncode != 0:
+        return {}, "S3 SKIPPED: openssl could not make a test certificate"
+    servers = {}
+    try:
+        servers["http"] = S3rver(os.path.join(WORK, "s3-http"))
+        servers["https"] = S3rver(os.path.join(WORK, "s3-https"), (key, cert))
+        servers["cacert"] = cert
+    except (RuntimeError, OSError) as e:
+        for v in servers.values():
+            v.stop()
+        return {}, "S3 SKIPPED: %s" % e
+    return servers, ("s3rver 3.7 on loopback, no proxy: bkp-s3 via %s, restic-s3 via %s "
+                     "(TLS, self-signed; see docs/BENCH.md); server CPU/RSS not counted" % (
+                         servers["http"].endpoint, servers["https"].endpoint))
+
+
 # --- contenders -----------------------------------------------------------
 
 class Contender:
@@ -150,8 +246,8 @@ class Limit(Contender):
 class Bkp(Contender):
     name = "bkp"
 
-    def __init__(self, base_env, key, s3=False):
-        super().__init__(base_env)
+    def __init__(self, base_env, key, s3=None):
+        super().__init__(s3_env(base_env) if s3 else base_env)
         self.key = key
         self.s3 = s3
         if s3:
@@ -165,7 +261,7 @@ class Bkp(Contender):
     def ropt(self, rep):
         r = ["-r", self.repo(rep)]
         if self.s3:
-            r += ["--endpoint", S3_ENDPOINT]
+            r += ["--endpoint", self.s3.endpoint]
         return r
 
     def setup(self, rep):
@@ -184,14 +280,12 @@ class Bkp(Contender):
 
     def repo_bytes(self, rep):
         if self.s3:
-            return tree_bytes(os.path.join(S3_DATADIR, S3_BUCKET, "bkp-rep%d" % rep))[0] \
-                if S3_DATADIR else None
+            return self.s3.prefix_bytes("bkp-rep%d" % rep)
         return tree_bytes(self.repo(rep))[0]
 
     def cleanup(self, rep):
         if self.s3:
-            if S3_DATADIR:
-                rmtree(os.path.join(S3_DATADIR, S3_BUCKET, "bkp-rep%d" % rep))
+            self.s3.remove_prefix("bkp-rep%d" % rep)
         else:
             rmtree(self.repo(rep))
 
@@ -199,23 +293,25 @@ class Bkp(Contender):
 class Restic(Contender):
     name = "restic"
 
-    def __init__(self, base_env, s3=False):
-        super().__init__(base_env)
+    def __init__(self, base_env, s3=None, cacert=None):
+        super().__init__(s3_env(base_env) if s3 else base_env)
         self.s3 = s3
+        self.cacert = cacert
         if s3:
             self.name = "restic-s3"
         self.env["RESTIC_PASSWORD"] = PASS
 
     def repo(self, rep):
         if self.s3:
-            return "s3:%s/%s/restic-rep%d" % (S3_ENDPOINT.rstrip("/"), S3_BUCKET, rep)
+            return "s3:%s/%s/restic-rep%d" % (self.s3.endpoint, S3_BUCKET, rep)
         return os.path.join(WORK, "restic-rep%d" % rep)
 
     def cache(self, rep):
         return os.path.join(WORK, "%s-cache%d" % (self.name, rep))
 
     def base(self, rep):
-        return ["restic", "-r", self.repo(rep), "--cache-dir", self.cache(rep)]
+        tls = ["--cacert", self.cacert] if self.cacert else []
+        return ["restic", "-r", self.repo(rep), "--cache-dir", self.cache(rep)] + tls
 
     def setup(self, rep):
         self.cleanup(rep)
@@ -232,15 +328,13 @@ class Restic(Contender):
 
     def repo_bytes(self, rep):
         if self.s3:
-            return tree_bytes(os.path.join(S3_DATADIR, S3_BUCKET, "restic-rep%d" % rep))[0] \
-                if S3_DATADIR else None
+            return self.s3.prefix_bytes("restic-rep%d" % rep)
         return tree_bytes(self.repo(rep))[0]
 
     def cleanup(self, rep):
         rmtree(self.cache(rep))
         if self.s3:
-            if S3_DATADIR:
-                rmtree(os.path.join(S3_DATADIR, S3_BUCKET, "restic-rep%d" % rep))
+            self.s3.remove_prefix("restic-rep%d" % rep)
         else:
             rmtree(self.repo(rep))
 
@@ -367,8 +461,9 @@ def tool_version(argv):
 
 
 def main():
+    import signal
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     started = datetime.datetime.now(datetime.timezone.utc)
-    stamp = started.strftime("%Y%m%dT%H%M%SZ")
     os.makedirs(WORK, exist_ok=True)
     rmtree(LOGS)
     base_env = dict(os.environ)
@@ -400,15 +495,25 @@ def main():
     if bkp_ok:
         contenders.append(Bkp(base_env, key))
     contenders += [Restic(base_env), Borg(base_env)]
-    s3_note = ""
-    if S3_ENDPOINT and S3_BUCKET:
+    want_s3 = not ONLY or any(n.endswith("-s3") for n in ONLY)
+    servers, s3_note = start_s3() if want_s3 else ({}, "S3 SKIPPED: not in BENCH_ONLY")
+    log(s3_note)
+    if servers:
         if bkp_ok:
-            contenders.append(Bkp(base_env, key, s3=True))
-        contenders.append(Restic(base_env, s3=True))
-        s3_note = "s3rver at %s, bucket %s" % (S3_ENDPOINT, S3_BUCKET)
-    else:
-        s3_note = "S3 SKIPPED: %s" % (S3_SKIP_REASON or "no s3rver endpoint given")
-        log(s3_note)
+            contenders.append(Bkp(base_env, key, s3=servers["http"]))
+        contenders.append(Restic(base_env, s3=servers["https"], cacert=servers["cacert"]))
+    try:
+        return run_all(contenders, servers, s3_note, bkp_ok, bkp_why, base_env, key, ds,
+                       ds_root, in_bytes, in_files, started)
+    finally:
+        for k in ("http", "https"):
+            if k in servers:
+                servers[k].stop()
+
+
+def run_all(contenders, servers, s3_note, bkp_ok, bkp_why, base_env, key, ds, ds_root,
+            in_bytes, in_files, started):
+    stamp = started.strftime("%Y%m%dT%H%M%SZ")
     if ONLY:
         contenders = [c for c in contenders if c.name in ONLY]
 

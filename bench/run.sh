@@ -1,7 +1,7 @@
 #!/bin/sh
 # make bench: bkp against restic, borg and the pipeline limit (issue 6).
 # Installs what it needs from Debian if missing, starts s3rver on loopback
-# when the S3 test harness is available, then runs bench/bench.py.
+# (through bench/bench.py) when tests/s3 has it installed.
 # Knobs (environment): BENCH_SIZE (2G), BENCH_REPS (3), BENCH_SEED,
 # BENCH_QUICK=1 (no 4x / big-file memory runs), BENCH_BIGFILE (8G),
 # BENCH_DIR (bench/out), BENCH_ONLY=bkp,restic,..., BENCH_S3=0, BKP.
@@ -33,39 +33,17 @@ if [ -n "$need" ]; then
 	fi
 fi
 
-# S3 on loopback, through the S3 engineer's harness (tests/s3/harness.sh).
-# It defines s3_start DIR / s3_stop and exports AWS_* for the started server.
-s3_started=0
-cleanup() {
-	if [ "$s3_started" = 1 ]; then s3_stop >/dev/null 2>&1 || true; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+# S3 on loopback: bench.py starts s3rver itself (tests/s3/node_modules),
+# without the tests' checking proxy, which would be measured too.
 if [ "${BENCH_S3:-1}" = 0 ]; then
 	export BENCH_S3_SKIP="BENCH_S3=0"
-elif [ ! -f "$root/tests/s3/harness.sh" ]; then
-	export BENCH_S3_SKIP="tests/s3/harness.sh not there yet"
-elif [ ! -d "$root/tests/s3/node_modules/s3rver" ]; then
+elif ! command -v node >/dev/null 2>&1; then
+	export BENCH_S3_SKIP="node not installed (apt-get install nodejs)"
+elif [ ! -x "$root/tests/s3/node_modules/.bin/s3rver" ]; then
 	export BENCH_S3_SKIP="s3rver not installed (cd tests/s3 && npm ci)"
-else
-	. "$root/tests/s3/harness.sh"
-	s3dir="$out/work/s3"
-	rm -rf "$s3dir"
-	mkdir -p "$s3dir"
-	# prefer s3rver without the checking proxy: the proxy would be measured too
-	export S3_NO_PROXY=1
-	if s3_start "$s3dir" >"$out/s3-start.log" 2>&1; then
-		s3_started=1
-		export BENCH_S3_ENDPOINT="${S3_ENDPOINT:-${AWS_ENDPOINT_URL:-}}"
-		export BENCH_S3_BUCKET="${S3_BUCKET:-bench}"
-		export BENCH_S3_DATADIR="${S3_DATA_DIR:-$s3dir}"
-		if [ -z "$BENCH_S3_ENDPOINT" ]; then
-			export BENCH_S3_SKIP="harness started but exported no endpoint"
-		fi
-	else
-		export BENCH_S3_SKIP="s3_start failed, see $out/s3-start.log"
-	fi
+elif ! command -v openssl >/dev/null 2>&1; then
+	export BENCH_S3_SKIP="openssl not installed (needed for restic's TLS endpoint)"
 fi
 
 cd "$root"
-/usr/bin/python3 "$here/bench.py"
+exec /usr/bin/python3 "$here/bench.py"
