@@ -81,6 +81,10 @@
 #                          "blake2b" match the objects now stored (simulates
 #                          an attacker with write access to the repository)
 #   snapshot_tree DIR OUT  list every path under DIR (NUL-safe) into OUT
+#   outside_snapshot OUT TARGET / outside_unchanged OUT TARGET
+#                          fail if anything under $T outside TARGET (other
+#                          than the harness dir, state, home and $T/repo*)
+#                          changed between the two calls
 #   json_valid FILE        FILE parses as JSON (python3)
 #   sparse_ok FILE         FILE occupies much less disk than its size
 # ---------------------------------------------------------------------------
@@ -223,7 +227,7 @@ import struct, sys
 data = open(sys.argv[1], "rb").read()
 n = int(sys.argv[2])
 size = len(data)
-for h in range(0, min(size, 65536)):
+for h in [64] + list(range(0, min(size, 65536))):
     off, frames = h, []
     while off + 4 <= size and len(frames) <= n:
         ln = struct.unpack_from("<I", data, off)[0]
@@ -290,6 +294,25 @@ with open(p, "w") as f:
     json.dump(r, f)
 os.chmod(p, mode & 0o7777)
 EOF
+}
+
+# outside_snapshot OUT TARGET: every path under $T with type, size and
+# mtime, except the harness dir, state, home, repositories ($T/repo*) and
+# TARGET (relative to $T).  outside_unchanged BEFORE TARGET: fail if
+# anything outside TARGET appeared, vanished or changed since BEFORE.
+outside_snapshot() {
+	(cd "$T" && find . \( -path ./.harness -o -path ./state -o -path ./home -o -path './repo*' \
+		-o -path "./${2#./}" \) -prune -o -printf '%p %y %s %T@ %l\n' | LC_ALL=C sort) >"$1"
+}
+outside_unchanged() {
+	local now d
+	now=$(mktemp "$BKPT_DIR/snap.XXXXXX")
+	outside_snapshot "$now" "$2"
+	if ! d=$(diff "$1" "$now"); then
+		printf '%s\n' "$d" | head -n 20 >&2
+		fail "something outside the target '$2' changed: $(printf '%s' "$d" | grep '^[<>]' | head -n 3 | tr '\n' ' ')"
+	fi
+	rm -f "$now"
 }
 
 snapshot_tree() {

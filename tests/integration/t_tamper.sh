@@ -1,0 +1,285 @@
+# shellcheck shell=bash
+# Must-fail cases: damaged or tampered archives, wrong key, wrong passphrase.
+# A corrupt archive is a failure (exit 1) with a "bkp: ..." line naming it.
+
+# tamper_setup: repository with 64 KiB chunks and an archive of a few
+# hundred KiB of random data plus the sample dataset, so the data object
+# has several chunks.  Sets ID, DATA, MANIFEST, NCHUNKS.
+tamper_setup() {
+	new_repo --chunk-size 65536
+	make_dataset src
+	head -c 400000 /dev/urandom >src/random.bin
+	backup_id tamper src
+	DATA=$REPO/$(record_get "$ID" "r['data']['key']")
+	MANIFEST=$REPO/$(record_get "$ID" "r['manifest']['key']")
+	NCHUNKS=$(record_get "$ID" "r['chunks']")
+	[ -f "$DATA" ] && [ -f "$MANIFEST" ] || fail "record names objects that do not exist"
+	[ "$NCHUNKS" -ge 5 ] || fail "expected at least 5 chunks with --chunk-size 65536, record says $NCHUNKS"
+	data_frames "$DATA" "$NCHUNKS" >frames || fail "cannot find the chunk framing of $DATA"
+	# The record's hashes are BLAKE2b-256 of the stored objects.
+	python3 - "$(record_json "$ID")" "$REPO" <<'EOF' || fail "record's data/manifest size or blake2b do not match the stored objects"
+import hashlib, json, os, sys
+r = json.load(open(sys.argv[1]))
+for part in ("data", "manifest"):
+    b = open(os.path.join(sys.argv[2], r[part]["key"]), "rb").read()
+    assert r[part]["size"] == len(b), part
+    assert r[part]["blake2b"] == hashlib.blake2b(b, digest_size=32).hexdigest(), part
+EOF
+}
+
+# expect_corrupt WHAT: the last command failed with exit 1 and named the
+# archive (its id, or at least its first 8 hex digits).
+expect_corrupt() {
+	expect_exit 1 "$1"
+	grep -E '^bkp: ' "$BKPT_DIR/stderr" | grep -q "${ID:0:8}" ||
+		fail "no 'bkp: ...' line naming archive ${ID:0:8} for $1"
+}
+
+# both_verifies_fail WHAT: full and key-less verify both catch the damage.
+both_verifies_fail() {
+	run_bkp verify -r "$REPO" -k "$KEY" "$ID"
+	expect_corrupt "verify -k: $1"
+	run_bkp verify -r "$REPO" "$ID"
+	expect_corrupt "key-less verify: $1"
+}
+
+# restore_refused WHAT: restore fails and writes nothing outside its target.
+restore_refused() {
+	outside_snapshot "$BKPT_DIR/before" rt
+	rm -rf rt
+	run_bkp restore -r "$REPO" -k "$KEY" "$ID" --target rt
+	expect_corrupt "restore: $1"
+	outside_unchanged "$BKPT_DIR/before" rt
+}
+
+test_flipped_byte_caught_by_both_verifies() {
+	tamper_setup
+	cp "$DATA" data.orig
+	cp "$MANIFEST" manifest.orig
+	local size mid hdr len2 where off
+	size=$(stat -c %s "$DATA")
+	hdr=$(($(head -n 1 frames | cut -d' ' -f1) / 2))
+	len2=$(sed -n 2p frames | cut -d' ' -f1)
+	mid=$((size / 2))
+	for where in "header:$hdr" "first byte:0" "second frame length:$len2" "middle:$mid" "last byte:-1"; do
+		off=${where##*:}
+		flip_byte "$DATA" "$off"
+		both_verifies_fail "data object, flipped byte at ${where%:*} ($off)"
+		cp data.orig "$DATA"
+	done
+	size=$(stat -c %s "$MANIFEST")
+	for where in "first byte:0" "header:32" "middle:$((size / 2))" "last byte:-1"; do
+		off=${where##*:}
+		flip_byte "$MANIFEST" "$off"
+		both_verifies_fail "manifest object, flipped byte at ${where%:*} ($off)"
+		cp manifest.orig "$MANIFEST"
+	done
+	# Undamaged again: both pass (so the failures above were the flips).
+	run_bkp verify -r "$REPO" -k "$KEY" "$ID"
+	expect_exit 0 "verify -k after undoing the flips"
+	run_bkp verify -r "$REPO" "$ID"
+	expect_exit 0 "key-less verify after undoing the flips"
+}
+
+test_flipped_record_hash_caught_by_both_verifies() {
+	tamper_setup
+	local rec part
+	rec=$(record_json "$ID")
+	cp "$rec" record.orig
+	for part in data manifest; do
+		record_set "$ID" "h = r['$part']['blake2b']; r['$part']['blake2b'] = ('1' if h[0] == '0' else '0') + h[1:]"
+		both_verifies_fail "record's $part blake2b changed"
+		cp record.orig "$rec"
+		record_set "$ID" "h = r['$part']['blake2b']; r['$part']['blake2b'] = h[:-1] + ('1' if h[-1] == '0' else '0')"
+		both_verifies_fail "record's $part blake2b changed (last digit)"
+		cp record.orig "$rec"
+	done
+	run_bkp verify -r "$REPO" "$ID"
+	expect_exit 0 "key-less verify after undoing the changes"
+}
+
+# One corrupt archive among good ones: verify --all fails and names it.
+test_verify_all_names_the_bad_archive() {
+	tamper_setup
+	local bad=$ID
+	backup_id good src
+	local good=$ID
+	ID=$bad
+	flip_byte "$DATA" $(($(stat -c %s "$DATA") / 2))
+	run_bkp verify -r "$REPO" -k "$KEY" --all
+	expect_corrupt "verify -k --all"
+	run_bkp verify -r "$REPO" --all
+	expect_corrupt "key-less verify --all"
+	run_bkp verify -r "$REPO" -k "$KEY" "$good"
+	expect_exit 0 "verify -k of the good archive"
+}
+
+test_truncated_data_object_refused() {
+	tamper_setup
+	cp "$DATA" data.orig
+	local last_off last_len cut
+	read -r last_off last_len < <(tail -n 1 frames)
+	for cut in "$last_off" $((last_off + last_len / 2)) $((last_off - 1000)) 64 10; do
+		truncate -s "$cut" "$DATA"
+		restore_refused "data object cut at $cut"
+		both_verifies_fail "data object cut at $cut"
+		cp data.orig "$DATA"
+	done
+	# Missing altogether.
+	rm -f "$DATA"
+	restore_refused "data object missing"
+	both_verifies_fail "data object missing"
+	cp data.orig "$DATA"
+	cp "$MANIFEST" manifest.orig
+	truncate -s $(($(stat -c %s "$MANIFEST") / 2)) "$MANIFEST"
+	restore_refused "manifest object cut in half"
+	both_verifies_fail "manifest object cut in half"
+}
+
+# An attacker who can write to the repository drops the last chunk and fixes
+# the record (sizes, hashes, chunk count): key-less verify cannot tell, but
+# the last-chunk flag in the AEAD must.
+test_truncation_with_consistent_record_refused() {
+	tamper_setup
+	local last_off
+	read -r last_off _ < <(tail -n 1 frames)
+	truncate -s "$last_off" "$DATA"
+	record_rehash "$ID"
+	record_set "$ID" "r['chunks'] = r['chunks'] - 1"
+	restore_refused "last chunk dropped, record rewritten"
+	run_bkp verify -r "$REPO" -k "$KEY" "$ID"
+	expect_corrupt "verify -k: last chunk dropped, record rewritten"
+}
+
+# swap_frames SRC SRCFRAMES I DST DSTFRAMES J: copy frame I of object SRC
+# over frame J of DST (same length); *FRAMES are data_frames outputs.
+swap_frames() {
+	python3 - "$@" <<'EOF'
+import os, struct, sys
+src, sf, i, dst, df, j = sys.argv[1:7]
+i, j = int(i), int(j)
+def frame(f, k):
+    lines = open(f).read().split("\n")
+    o, l = map(int, lines[k].split())
+    return o, l
+so, sl = frame(sf, i)
+do, dl = frame(df, j)
+assert sl == dl, "frames differ in length"
+chunk = open(src, "rb").read()[so:so + sl]
+mode = os.stat(dst).st_mode
+os.chmod(dst, 0o600)
+with open(dst, "r+b") as f:
+    f.seek(do)
+    f.write(chunk)
+os.chmod(dst, mode & 0o7777)
+EOF
+}
+
+test_chunks_swapped_between_archives_refused() {
+	new_repo --chunk-size 65536
+	mkdir a b
+	head -c 400000 /dev/urandom >a/random.bin
+	head -c 400000 /dev/urandom >b/random.bin
+	backup_id a a
+	local ida=$ID
+	backup_id b b
+	local idb=$ID
+	local da db na nb
+	da=$REPO/$(record_get "$ida" "r['data']['key']")
+	db=$REPO/$(record_get "$idb" "r['data']['key']")
+	na=$(record_get "$ida" "r['chunks']")
+	nb=$(record_get "$idb" "r['chunks']")
+	data_frames "$da" "$na" >fa || fail "no framing in $da"
+	data_frames "$db" "$nb" >fb || fail "no framing in $db"
+	# A middle chunk of equal length in both (random data: all full chunks
+	# compress to the same length).
+	local i=2
+	[ "$(sed -n "$((i + 1))p" fa | cut -d' ' -f2)" = "$(sed -n "$((i + 1))p" fb | cut -d' ' -f2)" ] ||
+		fail "test setup: chunk $i differs in length between the archives"
+	cp "$db" b.orig
+	cp "$(record_json "$idb")" brec.orig
+	swap_frames "$da" fa "$i" "$db" fb "$i"
+	cmp -s "$db" b.orig && fail "test setup: swap changed nothing"
+	ID=$idb
+	restore_refused "chunk $i taken from archive $ida"
+	both_verifies_fail "chunk $i taken from archive $ida"
+	# Same, with the record rewritten to match: only the AEAD can tell.
+	record_rehash "$idb"
+	restore_refused "chunk $i from another archive, record rewritten"
+	run_bkp verify -r "$REPO" -k "$KEY" "$idb"
+	expect_corrupt "verify -k: chunk $i from another archive, record rewritten"
+	# Reordering inside one archive: chunks i and i+1 swapped.
+	cp b.orig "$db"
+	cp brec.orig "$(record_json "$idb")"
+	cp "$db" b.copy
+	[ "$(sed -n "$((i + 1))p" fb | cut -d' ' -f2)" = "$(sed -n "$((i + 2))p" fb | cut -d' ' -f2)" ] ||
+		fail "test setup: chunks $i and $((i + 1)) differ in length"
+	swap_frames b.copy fb $((i + 1)) "$db" fb "$i"
+	swap_frames b.copy fb "$i" "$db" fb $((i + 1))
+	record_rehash "$idb"
+	restore_refused "chunks $i and $((i + 1)) reordered, record rewritten"
+	run_bkp verify -r "$REPO" -k "$KEY" "$idb"
+	expect_corrupt "verify -k: chunks reordered, record rewritten"
+	# Archive a is untouched.
+	run_bkp verify -r "$REPO" -k "$KEY" "$ida"
+	expect_exit 0 "verify -k of the untouched archive"
+}
+
+# The manifest object of one archive put in place of another's (same
+# repository, record rewritten): refused, not silently restored.
+test_manifest_swapped_between_archives_refused() {
+	new_repo --chunk-size 65536
+	mkdir a b
+	echo one >a/f
+	echo two >b/f
+	backup_id a a
+	local ida=$ID ma
+	ma=$REPO/$(record_get "$ida" "r['manifest']['key']")
+	backup_id b b
+	local mb
+	mb=$REPO/$(record_get "$ID" "r['manifest']['key']")
+	chmod u+w "$mb"
+	cp "$ma" "$mb"
+	record_rehash "$ID"
+	restore_refused "manifest of $ida in place of its own"
+	run_bkp verify -r "$REPO" -k "$KEY" "$ID"
+	expect_corrupt "verify -k: manifest of another archive"
+}
+
+test_wrong_key_exit_12() {
+	tamper_setup
+	run_bkp keygen "$T/other"
+	expect_exit 0
+	outside_snapshot "$BKPT_DIR/before" rt
+	run_bkp restore -r "$REPO" -k "$T/other" "$ID" --target rt
+	expect_exit 12 "restore with a key that is not a recipient"
+	expect_error_line 'key'
+	[ ! -e rt ] || [ -z "$(ls -A rt)" ] || fail "restore with the wrong key wrote into the target"
+	outside_unchanged "$BKPT_DIR/before" rt
+	run_bkp verify -r "$REPO" -k "$T/other" "$ID"
+	expect_exit 12 "verify with the wrong key"
+	expect_error_line 'key'
+	# A public key file is not a secret key.
+	run_bkp restore -r "$REPO" -k "$KEYPUB" "$ID" --target rt
+	expect_fail "restore with a public key file"
+	expect_error_line 'key'
+}
+
+test_wrong_passphrase_exit_12() {
+	tamper_setup
+	outside_snapshot "$BKPT_DIR/before" rt
+	BKP_PASSPHRASE='not the passphrase' run_bkp restore -r "$REPO" -k "$KEY" "$ID" --target rt
+	expect_exit 12 "restore with a wrong passphrase"
+	expect_error_line 'passphrase|key'
+	[ ! -e rt ] || [ -z "$(ls -A rt)" ] || fail "restore with a wrong passphrase wrote into the target"
+	outside_unchanged "$BKPT_DIR/before" rt
+	BKP_PASSPHRASE='not the passphrase' run_bkp verify -r "$REPO" -k "$KEY" "$ID"
+	expect_exit 12 "verify with a wrong passphrase"
+	expect_error_line 'passphrase|key'
+	echo 'not the passphrase' >pw
+	(
+		unset BKP_PASSPHRASE
+		BKP_PASSPHRASE_FILE=$T/pw run_bkp verify -r "$REPO" -k "$KEY" "$ID"
+		expect_exit 12 "verify with a wrong passphrase from BKP_PASSPHRASE_FILE"
+	) || exit 1
+}
