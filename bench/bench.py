@@ -42,6 +42,7 @@ BIGFILE = gen_dataset.parse_size(env_str("BENCH_BIGFILE", "8G"))
 OUT = os.path.abspath(env_str("BENCH_DIR", os.path.join(HERE, "out")))
 BKP = os.path.abspath(env_str("BKP", os.path.join(ROOT, "build", "bkp")))
 ONLY = [x for x in env_str("BENCH_ONLY", "").split(",") if x]
+KEEP = env_str("BENCH_KEEP", "0") not in ("0", "no", "false")
 SKIP_SCALE = env_str("BENCH_SCALE", "1") in ("0", "no", "false")
 S3_SKIP_REASON = env_str("BENCH_S3_SKIP", "")
 S3RVER = os.path.join(ROOT, "tests", "s3", "node_modules", ".bin", "s3rver")
@@ -61,22 +62,34 @@ def log(msg):
 def measure(argv, cwd, env, logname):
     """Run argv (a list, or a str for sh -c) and return its wall time, CPU
     seconds (user+sys, the process and all its waited-for children) and peak
-    RSS (ru_maxrss: the largest single process of the tree), via wait4()."""
+    RSS (the largest single process of the tree).
+
+    CPU and RSS come from GNU time, not from our own wait4(): Linux carries
+    the forking parent's RSS high-water mark over into the child's
+    ru_maxrss, so a child forked straight from this Python process would
+    report at least Python's RSS. GNU time is tiny and forks the command
+    itself."""
     if isinstance(argv, str):
         argv = ["/bin/sh", "-c", argv]
     os.makedirs(LOGS, exist_ok=True)
     path = os.path.join(LOGS, logname + ".log")
+    tfile = os.path.join(LOGS, ".time")
     with open(path, "ab") as lf:
         lf.write(("$ %s  (cwd %s)\n" % (" ".join(argv), cwd)).encode())
         lf.flush()
         t0 = time.monotonic()
-        p = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-                             stdout=lf, stderr=lf)
-        _, status, ru = os.wait4(p.pid, 0)
+        p = subprocess.run(["/usr/bin/time", "-f", "%e %U %S %M", "-o", tfile, "--"] + argv,
+                           cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=lf, stderr=lf)
         wall = time.monotonic() - t0
-        p.returncode = os.waitstatus_to_exitcode(status)
-    return {"wall": wall, "user": ru.ru_utime, "sys": ru.ru_stime,
-            "cpu": ru.ru_utime + ru.ru_stime, "rss_kib": ru.ru_maxrss,
+    user = sys_ = 0.0
+    rss = 0
+    try:
+        with open(tfile) as f:
+            last = [x for x in f.read().splitlines() if x.strip()][-1].split()
+        user, sys_, rss = float(last[1]), float(last[2]), int(last[3])
+    except (OSError, IndexError, ValueError):
+        pass
+    return {"wall": wall, "user": user, "sys": sys_, "cpu": user + sys_, "rss_kib": rss,
             "rc": p.returncode, "log": path}
 
 
@@ -532,7 +545,15 @@ def run_all(contenders, servers, s3_note, bkp_ok, bkp_why, base_env, key, ds, ds
         k = (rep - 1) % len(contenders)
         order = contenders[k:] + contenders[:k]
         log("round %d/%d, order: %s" % (rep, REPS, " ".join(c.name for c in order)))
-        ready = [c for c in order if c.setup(rep)]
+        ready = []
+        for c in order:
+            if c.setup(rep):
+                ready.append(c)
+                continue
+            for phase in c.phases:
+                samples.append({"contender": c.name, "phase": phase, "rep": rep, "rc": -1001,
+                                "error": "repository init failed, see %s" % os.path.join(
+                                    LOGS, "%s-init.log" % c.name)})
         for phase in ("backup", "restore", "verify"):
             for c in ready:
                 if phase not in c.phases:
@@ -604,7 +625,7 @@ def run_all(contenders, servers, s3_note, bkp_ok, bkp_why, base_env, key, ds, ds
 
 # --- memory scaling ---------------------------------------------------------
 
-def bkp_cycle(env, key, parent, what, label):
+def bkp_cycle(env, key, parent, what, label, expect):
     """Init, back up `what` (relative to parent), restore, verify with bkp:
     one run each; returns {phase: sample}."""
     repo = os.path.join(WORK, "bkp-scale")
@@ -627,12 +648,16 @@ def bkp_cycle(env, key, parent, what, label):
         if phase == "backup" and r["rc"] == 0:
             r["stored"] = tree_bytes(repo)[0]
         if phase == "restore":
-            r["restored_bytes"] = tree_bytes(target)[0]
+            r["restored_bytes"], r["restored_files"] = tree_bytes(target)
             rmtree(target)
+            if r["rc"] == 0 and (r["restored_bytes"], r["restored_files"]) != expect:
+                r["rc"] = -1000
+                r["error"] = "restored %d files / %d bytes, input has %d / %d" % (
+                    r["restored_files"], r["restored_bytes"], expect[1], expect[0])
         out[phase] = r
         log("  %-12s %-7s %7.2f s wall, %6.1f MiB rss%s" % (
             label, phase, r["wall"], r["rss_kib"] / 1024,
-            "" if r["rc"] == 0 else "  FAILED rc %d" % r["rc"]))
+            "" if r["rc"] == 0 else "  FAILED: %s" % r.get("error", "rc %d" % r["rc"])))
         if r["rc"] != 0:
             break
     rmtree(repo)
@@ -655,8 +680,10 @@ def memory_scaling(env, key, ds_root, in_bytes, results):
     os.makedirs(big_root, exist_ok=True)
     gen_dataset.gen_tree(os.path.join(big_root, "data"), 4 * SIZE, SEED + 4)
     subprocess.run("tar -cf - data > /dev/null", shell=True, cwd=big_root)  # warm-up
-    b4 = tree_bytes(os.path.join(big_root, "data"))[0]
-    r = bkp_cycle(env, key, big_root, "data", "4x")
+    b4, f4 = tree_bytes(os.path.join(big_root, "data"))
+    r = bkp_cycle(env, key, big_root, "data", "4x", (b4, f4))
+    if not KEEP:
+        rmtree(big_root)
     rows.append({"label": "4x", "bytes": b4,
                  **{ph: (r[ph]["rss_kib"] / 1024 if ph in r and r[ph]["rc"] == 0 else None)
                     for ph in ("backup", "restore", "verify")},
@@ -666,7 +693,9 @@ def memory_scaling(env, key, ds_root, in_bytes, results):
     name = "big-%d.bin" % BIGFILE
     gen_dataset.gen_bigfile(os.path.join(bf_root, name), BIGFILE, SEED + 8)
     subprocess.run(["cat", name], cwd=bf_root, stdout=subprocess.DEVNULL)  # warm-up
-    r = bkp_cycle(env, key, bf_root, name, "bigfile")
+    r = bkp_cycle(env, key, bf_root, name, "bigfile", (BIGFILE, 1))
+    if not KEEP:
+        rmtree(bf_root)
     rows.append({"label": "1 file %.1f GiB" % (BIGFILE / (1 << 30)), "bytes": BIGFILE,
                  **{ph: (r[ph]["rss_kib"] / 1024 if ph in r and r[ph]["rc"] == 0 else None)
                     for ph in ("backup", "restore", "verify")},

@@ -21,6 +21,7 @@ command -v borg >/dev/null 2>&1 || need="$need borgbackup"
 command -v zstd >/dev/null 2>&1 || need="$need zstd"
 command -v tar >/dev/null 2>&1 || need="$need tar"
 [ -x /usr/bin/python3 ] || need="$need python3"
+[ -x /usr/bin/time ] || need="$need time"
 if [ -n "$need" ]; then
 	echo "bench: installing from Debian:$need"
 	if [ "$(id -u)" = 0 ]; then

@@ -71,11 +71,13 @@ def _bars(parts, y0, title, unit, groups, names, value, lo=None, hi=None, line=N
                          '<title>%s %s: %.3g %s</title></rect>' % (
                              x + 2, y, bw - 4, bottom - y, colors.get(n, "#9467bd"),
                              escape(n), escape(g), v, escape(unit)))
+            ly = y
             if lo and hi and lo(g, n) is not None and hi(g, n) is not None:
                 cx = x + bw / 2
+                ly = min(y, ypos(hi(g, n)))
                 parts.append('<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#000"/>' % (
-                    cx, ypos(lo(g, n)), cx, ypos(hi(g, n))))
-            parts.append(_text(x + bw / 2, y - 3, ("%.0f" if v >= 10 else "%.2g") % v, 9,
+                    cx, ypos(lo(g, n)), cx, ly))
+            parts.append(_text(x + bw / 2, ly - 3, ("%.0f" if v >= 10 else "%.2g") % v, 9,
                                "middle"))
     if line is not None:
         y = ypos(line[0])
