@@ -61,10 +61,12 @@
 #                          non-UTF-8 name, odd characters, modes 0600/0755/
 #                          0640/0700/0444, old mtimes, a user xattr (if the
 #                          file system has them)
-#   tree_equal A B         content (diff -r --no-dereference) and metadata:
+#   tree_equal [--ignore-root] A B
+#                          content (diff -r --no-dereference) and metadata:
 #                          type, mode, mtime (seconds; not for symlinks),
 #                          symlink targets, hardlink groups, user xattrs;
-#                          fails the test on a difference
+#                          fails the test on a difference.  --ignore-root:
+#                          not the metadata of A and B themselves
 #   new_repo [INIT ARGS]   keygen $T/key (+ .pub) and init $T/repo with it as
 #                          recipient; exports REPO, KEY, KEYPUB
 #   backup_id NAME ARGS..  run `bkp backup -r $REPO --name NAME ARGS`, expect
@@ -297,12 +299,13 @@ EOF
 }
 
 # outside_snapshot OUT TARGET: every path under $T with type, size and
-# mtime, except the harness dir, state, home, repositories ($T/repo*) and
+# mtime (directories: only path; their mtimes change as entries come), except the harness dir, state, home, repositories ($T/repo*) and
 # TARGET (relative to $T).  outside_unchanged BEFORE TARGET: fail if
 # anything outside TARGET appeared, vanished or changed since BEFORE.
 outside_snapshot() {
 	(cd "$T" && find . \( -path ./.harness -o -path ./state -o -path ./home -o -path './repo*' \
-		-o -path "./${2#./}" \) -prune -o -printf '%p %y %s %T@ %l\n' | LC_ALL=C sort) >"$1"
+		-o -path "./${2#./}" \) -prune -o -type d -printf '%p d\n' -o -printf '%p %y %s %T@ %l\n' |
+		LC_ALL=C sort) >"$1"
 }
 outside_unchanged() {
 	local now d
@@ -382,16 +385,19 @@ make_dataset() {
 
 # tree_equal A B: fail unless trees A and B are equal in content and metadata.
 tree_equal() {
-	local a=$1 b=$2 d
+	local skiproot=0 d
+	[ "$1" = --ignore-root ] && { skiproot=1; shift; }
+	local a=$1 b=$2
 	[ -d "$a" ] || fail "tree_equal: '$a' is not a directory"
 	[ -d "$b" ] || fail "tree_equal: '$b' is not a directory"
 	if ! d=$(diff -r --no-dereference "$a" "$b" 2>&1); then
 		printf '%s\n' "$d" | head -n 20 >&2
 		fail "tree_equal: contents differ between $a and $b"
 	fi
-	if ! d=$(python3 - "$a" "$b" 2>&1 <<'EOF'
+	if ! d=$(python3 - "$a" "$b" "$skiproot" 2>&1 <<'EOF'
 import os, stat, sys
 a, b = (os.fsencode(x) for x in sys.argv[1:3])
+skiproot = sys.argv[3] == "1"
 
 def walk(root):
     out = {}
@@ -422,6 +428,8 @@ for p in sorted(set(ta) | set(tb)):
     if p not in ta:
         errs.append("only in B: %s" % show(p)); continue
     sa, sb = ta[p], tb[p]
+    if skiproot and p == b".":
+        continue
     pa, pb = os.path.join(a, p), os.path.join(b, p)
     if stat.S_IFMT(sa.st_mode) != stat.S_IFMT(sb.st_mode):
         errs.append("type differs: %s" % show(p)); continue

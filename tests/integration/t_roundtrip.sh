@@ -158,7 +158,8 @@ test_partial_restore_include() {
 	backup_id part src
 	run_bkp restore -r "$REPO" -k "$KEY" "$ID" --target r --include 'src/docs/*'
 	expect_exit 0
-	tree_equal src/docs r/src/docs
+	# src/docs itself is not matched by 'src/docs/*': its metadata may differ.
+	tree_equal --ignore-root src/docs r/src/docs
 	[ "$(ls -A r/src)" = docs ] || fail "--include 'src/docs/*' also restored: $(ls -A r/src | grep -vx docs | tr '\n' ' ')"
 	# A directory pattern matches everything below it; patterns add up.
 	run_bkp restore -r "$REPO" -k "$KEY" "$ID" --target r2 --include src/data/deep --include 'src/bin/*.sh'
