@@ -3,8 +3,8 @@
 
 Everything is synthetic: names, identifiers and notes are built from a seeded
 pseudo-random generator and fixed word lists; no real person is described.
-The same (size, seed) always produces byte-identical files, with Debian's
-/usr/bin/python3 (3.11) and any other CPython 3.9+.
+The same (size, seed) always produces byte-identical files, whatever the
+number of worker processes (checked with CPython 3.11.2 and 3.11.7).
 
 Usage:
   gen_dataset.py tree DIR SIZE [--seed N]
@@ -26,6 +26,7 @@ complete DIR with the same parameters is left alone.
 
 import json
 import math
+import multiprocessing
 import os
 import random
 import shutil
@@ -33,7 +34,7 @@ import sys
 
 MiB = 1 << 20
 KiB = 1 << 10
-VERSION = 2  # bump when the generated content changes
+VERSION = 3  # bump when the generated content changes
 
 
 def parse_size(s):
@@ -238,7 +239,34 @@ def write(path, data):
     return os.path.getsize(path)
 
 
-def gen_tree(top, size, seed):
+_G = None  # the name pools, shared with forked workers
+
+
+def _with_rng(seed):
+    _G.r = random.Random(seed)
+    return _G
+
+
+def _write_text(job):
+    path, kind, fsize, seed = job
+    g = _with_rng(seed)
+    return write(path, getattr(g, kind)(fsize))
+
+
+def _write_image(job):
+    path, i, seed = job
+    r = random.Random(seed)
+    hdr = b"\0" * 128 + b"DICM" + ("SYNTHETIC^%05d" % i).encode().ljust(64, b" ")
+    return write(path, hdr + r.randbytes(10 * MiB - len(hdr)))
+
+
+def _sql_block(job):
+    want_len, table_no, seed = job
+    return _with_rng(seed).sql_block(want_len, table_no)
+
+
+def gen_tree(top, size, seed, jobs=None):
+    global _G
     marker = os.path.join(top, ".bench-dataset")
     want = {"version": VERSION, "size": size, "seed": seed}
     if os.path.exists(marker):
@@ -252,19 +280,20 @@ def gen_tree(top, size, seed):
     if os.path.exists(tmp):
         shutil.rmtree(tmp)
     os.makedirs(tmp)
-    g = Gen(seed)
-    r = g.r
+    # Plan everything with one generator (names, sizes, per-file seeds), then
+    # write in parallel: each file's content depends only on its own seed.
+    _G = Gen(seed)
+    r = random.Random(seed ^ 0x5EED)
     total = 0
     files = 0
 
     # imaging-like binaries: incompressible 10 MiB each
-    n_img = max(1, round(size * 0.20 / (10 * MiB)))
-    for i in range(n_img):
+    images = []
+    for i in range(max(1, round(size * 0.20 / (10 * MiB)))):
         d = os.path.join(tmp, "imaging", "study_%05d" % r.randrange(100000))
         os.makedirs(d, exist_ok=True)
-        hdr = b"\0" * 128 + b"DICM" + ("SYNTHETIC^%05d" % i).encode().ljust(64, b" ")
-        total += write(os.path.join(d, "series_%03d.dcm" % i),
-                       hdr + r.randbytes(10 * MiB - len(hdr)))
+        images.append((os.path.join(d, "series_%03d.dcm" % i), i, r.getrandbits(64)))
+        total += 10 * MiB
         files += 1
 
     # one large partly repetitive SQL dump (~35%): a quarter of its 4 MiB blocks
@@ -272,27 +301,22 @@ def gen_tree(top, size, seed):
     dump_size = max(MiB, int(size * 0.35))
     os.makedirs(os.path.join(tmp, "db"))
     dpath = os.path.join(tmp, "db", "ehr_dump.sql")
+    head = b"-- synthetic EHR dump, no real data\nSET NAMES utf8;\n"
     blk = 4 * MiB
-    with open(dpath, "w+b") as f:
-        f.write(b"-- synthetic EHR dump, no real data\nSET NAMES utf8;\n")
-        nblocks = (dump_size + blk - 1) // blk
-        written = []
-        for b in range(nblocks):
-            want_len = min(blk, dump_size - b * blk)
-            if written and r.random() < 0.25:
-                src = r.choice(written)
-                f.seek(src)
-                data = f.read(want_len)
-                f.seek(0, os.SEEK_END)
-            else:
-                written.append(f.tell())
-                data = g.sql_block(want_len, b % 17)
-            f.write(data)
-    total += os.path.getsize(dpath)
+    plan, new_blocks = [], []
+    for b in range(0, (dump_size + blk - 1) // blk):
+        want_len = min(blk, dump_size - b * blk)
+        n_new = sum(1 for p in plan if p[0] == "new")
+        if n_new and r.random() < 0.25:
+            plan.append(("repeat", r.randrange(n_new), want_len))
+        else:
+            plan.append(("new", len(new_blocks), want_len))
+            new_blocks.append((want_len, b % 17, r.getrandbits(64)))
+    total += len(head) + dump_size
     files += 1
 
     # text records up to the size budget; a few deep directories among them
-    kinds = [("csv", g.csv), ("json", g.json), ("hl7", g.hl7), ("txt", g.notes)]
+    kinds = [("csv", "csv"), ("json", "json"), ("hl7", "hl7"), ("txt", "notes")]
     deep = []
     for k in range(4):
         p = os.path.join(tmp, "archive", "deep%d" % k,
@@ -300,8 +324,9 @@ def gen_tree(top, size, seed):
         os.makedirs(p)
         deep.append(p)
     lo, hi = math.log(KiB), math.log(200 * KiB)
+    texts = []
     while total < size:
-        ext, fn = r.choice(kinds)
+        ext, kind = r.choice(kinds)
         fsize = int(math.exp(r.uniform(lo, hi)))
         fsize = min(fsize, max(KiB, size - total))
         if r.random() < 0.01:
@@ -310,9 +335,31 @@ def gen_tree(top, size, seed):
             d = os.path.join(tmp, "records", "site%02d" % r.randrange(12),
                              str(r.randint(2015, 2026)), "%02d" % r.randint(1, 12))
         os.makedirs(d, exist_ok=True)
-        name = os.path.join(d, "%s_%08d.%s" % (ext, files, ext))
-        total += write(name, fn(fsize))
+        texts.append((os.path.join(d, "%s_%08d.%s" % (ext, files, ext)), kind, fsize,
+                      r.getrandbits(64)))
+        total += fsize
         files += 1
+
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(jobs or os.cpu_count() or 1) as pool:
+        t_async = pool.map_async(_write_text, texts, chunksize=32)
+        i_async = pool.map_async(_write_image, images)
+        offsets = []
+        with open(dpath, "w+b") as f:
+            f.write(head)
+            blocks = pool.imap(_sql_block, new_blocks)
+            for what, idx, want_len in plan:
+                if what == "new":
+                    offsets.append(f.tell())
+                    f.write(next(blocks))
+                else:
+                    f.seek(offsets[idx])
+                    data = f.read(want_len)
+                    f.seek(0, os.SEEK_END)
+                    f.write(data)
+        written = sum(t_async.get()) + sum(i_async.get()) + os.path.getsize(dpath)
+    if written != total:
+        raise RuntimeError("dataset: wrote %d bytes, planned %d" % (written, total))
 
     with open(os.path.join(tmp, ".bench-dataset"), "w") as f:
         json.dump(dict(want, files=files, bytes=total), f)
