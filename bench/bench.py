@@ -590,7 +590,7 @@ def run_all(contenders, servers, s3_note, bkp_ok, bkp_why, base_env, key, ds, ds
         "started_utc": started.isoformat(),
         "finished_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(),
         "config": {"size": SIZE_STR, "seed": SEED, "reps": REPS, "quick": QUICK,
-                   "bigfile_bytes": BIGFILE, "only": ONLY},
+                   "bigfile_bytes": BIGFILE, "only": ONLY, "bkp_binary": BKP},
         "dataset": {"path": ds, "bytes": in_bytes, "files": in_files,
                     "limit_compressed_bytes": limit_stored},
         "cache": "warm: the dataset was read once (tar | zstd) before measuring; "
