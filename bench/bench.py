@@ -768,11 +768,16 @@ def print_report(doc):
         print("  %-28s %6.2f" % (k, v))
     if doc["memory_scaling"]:
         print("\nmemory scaling, bkp peak RSS MiB:")
-        print("  %-18s %10s %9s %9s %9s" % ("input", "MiB", "backup", "restore", "verify"))
+        print("  %-18s %10s %9s %9s %9s   %s" % ("input", "MiB", "backup", "restore", "verify",
+                                                 "MB/s backup/restore/verify"))
         for row in doc["memory_scaling"]:
-            print("  %-18s %10.1f %9s %9s %9s" % (
+            w = row.get("walls") or {}
+            mbps = "/".join("%.0f" % (row["bytes"] / MB / w[ph]) if w.get(ph) else "-"
+                            for ph in ("backup", "restore", "verify"))
+            print("  %-18s %10.1f %9s %9s %9s   %s" % (
                 row["label"], row["bytes"] / MiB, fmt(row.get("backup"), "%.1f"),
-                fmt(row.get("restore"), "%.1f"), fmt(row.get("verify"), "%.1f")))
+                fmt(row.get("restore"), "%.1f"), fmt(row.get("verify"), "%.1f"),
+                mbps if w else "(see table above)"))
     print("\ntargets (issue 6):")
     for t in doc["targets"]:
         v = "-" if t["value"] is None else "%.2f" % t["value"]
