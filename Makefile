@@ -25,13 +25,13 @@ LDLIBS  += $(PKG_LIBS) -lm
 
 LIB_SRCS  = $(sort $(wildcard core/*.c bkp/*.c restore/*.c verify/*.c drills/*.c))
 LIB_SRCS := $(filter-out bkp/main.c,$(LIB_SRCS))
-LIB_OBJS  = $(LIB_SRCS:%.c=$(BUILD)/%.o)
+LIB_OBJS  = $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 TEST_SRCS = $(sort $(wildcard tests/unit/test_*.c))
 TEST_BINS = $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 all: $(BUILD)/bkp
 
-$(BUILD)/%.o: %.c
+$(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
 
@@ -39,10 +39,10 @@ $(BUILD)/libbkp.a: $(LIB_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/bkp: $(BUILD)/bkp/main.o $(BUILD)/libbkp.a
+$(BUILD)/bkp: $(BUILD)/obj/bkp/main.o $(BUILD)/libbkp.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libbkp.a
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/libbkp.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcriterion
 

@@ -27,7 +27,8 @@ err_prefix(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(pre, sizeof(pre), fmt, ap);
 	va_end(ap);
-	snprintf(errbuf, sizeof(errbuf), "%s%s", pre, old);
+	if (snprintf(errbuf, sizeof(errbuf), "%s%s", pre, old) < 0)
+		errbuf[0] = '\0';
 }
 
 const char *

@@ -1,12 +1,15 @@
 #ifndef BKP_RESTORE_H
 #define BKP_RESTORE_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
 struct repo;
 struct repo_archive;
 struct keys_secret;
+
+struct restore_stats;
 
 struct restore_opts {
 	const char *target;    /* directory to restore into; NULL: verify only,
@@ -15,7 +18,15 @@ struct restore_opts {
 	size_t ninclude;
 	int overwrite;         /* replace existing files */
 	int threads;           /* 0: one per core */
-	int progress;          /* progress line on stderr */
+	int progress;          /* unused by the engine; for front ends */
+	volatile sig_atomic_t *cancel; /* set non-zero to abort */
+	/* Called for each refused or failed entry (names the entry). */
+	void (*warn)(void *arg, const char *msg);
+	/* Called about every 0.2 s with the counters so far and the total
+	 * content bytes selected. */
+	void (*progress_cb)(void *arg, const struct restore_stats *st,
+	    uint64_t total);
+	void *arg;
 };
 
 struct restore_stats {

@@ -1,0 +1,233 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "backup.h"
+#include "cli.h"
+#include "cmds.h"
+#include "crypto.h"
+#include "err.h"
+#include "lock.h"
+#include "pin.h"
+#include "repo.h"
+#include "util.h"
+
+#define MAX_EXCLUDES 256
+
+static const char usage[] =
+"usage: bkp backup -r REPO --name NAME [options] PATH...\n"
+"       bkp backup -r REPO --name NAME [--stdin-name FILE] [options] -\n"
+"\n"
+"Back up files and directories (or standard input, with '-') into a new\n"
+"archive of dataset NAME.  Needs no secret key: data is encrypted to the\n"
+"repository's recipients.  Prints the new archive's id on stdout.  Paths are\n"
+"stored relative ('/data/ehr' is stored as 'data/ehr').\n"
+"\n"
+"  -n, --name NAME       dataset name (required)\n"
+"  --stdin-name FILE     name of the file that holds standard input\n"
+"                        (default 'stdin')\n"
+"  -x, --exclude PATTERN skip paths or names matching PATTERN (repeatable)\n"
+"  -l, --level N         zstd level, 1 to 19 (default 3)\n"
+"  --threads N           compression/encryption threads (default: cores)\n"
+"  -q, --quiet           no summary line\n"
+"  --json                print a JSON object with the id and statistics\n"
+"  --progress, --no-progress  force the progress line on or off (default:\n"
+"                        on when stderr is a terminal)\n"
+"\n"
+"Exit status: 0 ok, 1 failure (nothing committed), 2 usage, 3 completed\n"
+"with warnings (unreadable files skipped), 10 no repository, 11 another\n"
+"backup of NAME into REPO is running.\n";
+
+struct bctx {
+	int show;
+};
+
+static void
+show_progress(void *arg, const struct backup_progress *p)
+{
+	struct bctx *b = arg;
+	char rd[32], st[32], rate[32];
+
+	if (!b->show)
+		return;
+	util_human(p->bytes, rd, sizeof(rd));
+	util_human(p->stored, st, sizeof(st));
+	util_human(p->elapsed > 0 ? (uint64_t)(p->bytes / p->elapsed) : 0,
+	    rate, sizeof(rate));
+	cli_progress("%llu files, %s read, %s/s, %s stored",
+	    (unsigned long long)p->files, rd, rate, st);
+}
+
+/* A dataset name: printable, no '/', not too long. */
+static int
+name_ok(const char *s)
+{
+	size_t i, n = strlen(s);
+
+	if (n == 0 || n > 200)
+		return 0;
+	for (i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x21 || s[i] == 0x7f || s[i] == '/' ||
+		    s[i] == ':')
+			return 0;
+	return 1;
+}
+
+int
+cmd_backup(int argc, char **argv)
+{
+	static const struct option own[] = {
+		{ "name", required_argument, NULL, 'n' },
+		{ "stdin-name", required_argument, NULL, CLI_OPT_FIRST_CMD },
+		{ "exclude", required_argument, NULL, 'x' },
+		{ "level", required_argument, NULL, 'l' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct option *lo = cli_merge_opts(own);
+	static volatile sig_atomic_t cancel;
+	char *excludes[MAX_EXCLUDES];
+	struct backup_opts o;
+	struct backup_result res;
+	struct repo *r = NULL;
+	struct bctx bc;
+	struct cli c;
+	char rd[32], st[32], dur[32];
+	const char *stdin_name = NULL;
+	char *end;
+	long level = 3;
+	int ch, x, rc = EXIT_USAGE, lockfd = -1, created;
+
+	memset(&o, 0, sizeof(o));
+	cli_init(&c, "backup");
+	while ((ch = getopt_long(argc, argv, CLI_SHORTOPTS "n:x:l:", lo,
+	    NULL)) != -1) {
+		if ((x = cli_opt(&c, ch, optarg)) == 1)
+			continue;
+		if (x < 0)
+			goto done;
+		switch (ch) {
+		case 'h':
+			fputs(usage, stdout);
+			rc = EXIT_OK;
+			goto done;
+		case 'n':
+			o.name = optarg;
+			break;
+		case CLI_OPT_FIRST_CMD:
+			stdin_name = optarg;
+			break;
+		case 'x':
+			if (o.nexcludes == MAX_EXCLUDES) {
+				rc = cli_usage_error(&c, "too many --exclude");
+				goto done;
+			}
+			excludes[o.nexcludes++] = optarg;
+			break;
+		case 'l':
+			level = strtol(optarg, &end, 10);
+			if (*end != '\0' || end == optarg || level < 1 ||
+			    level > 19) {
+				rc = cli_usage_error(&c, "--level must be 1 to "
+				    "19");
+				goto done;
+			}
+			break;
+		default:
+			rc = cli_usage_error(&c, "unknown option");
+			goto done;
+		}
+	}
+	if (o.name == NULL) {
+		rc = cli_usage_error(&c, "--name is required");
+		goto done;
+	}
+	if (!name_ok(o.name)) {
+		rc = cli_usage_error(&c, "invalid dataset name '%s' (1-200 "
+		    "printable characters, no spaces, '/' or ':')", o.name);
+		goto done;
+	}
+	if (optind == argc) {
+		rc = cli_usage_error(&c, "nothing to back up (give paths, or "
+		    "'-' for standard input)");
+		goto done;
+	}
+	o.paths = argv + optind;
+	o.npaths = (size_t)(argc - optind);
+	if (o.npaths == 1 && strcmp(o.paths[0], "-") == 0) {
+		o.stdin_name = stdin_name != NULL ? stdin_name : "stdin";
+		if (strchr(o.stdin_name, '/') != NULL ||
+		    strcmp(o.stdin_name, "..") == 0 ||
+		    strcmp(o.stdin_name, ".") == 0 || *o.stdin_name == '\0') {
+			rc = cli_usage_error(&c, "--stdin-name must be a plain "
+			    "file name, not '%s'", o.stdin_name);
+			goto done;
+		}
+	} else {
+		for (x = 0; x < (int)o.npaths; x++)
+			if (strcmp(o.paths[x], "-") == 0) {
+				rc = cli_usage_error(&c, "'-' (standard input) "
+				    "cannot be mixed with paths");
+				goto done;
+			}
+		if (stdin_name != NULL) {
+			rc = cli_usage_error(&c, "--stdin-name needs '-' as the "
+			    "only source");
+			goto done;
+		}
+	}
+	if ((rc = cli_open_repo(&c, &r)) != 0)
+		goto done;
+	if ((x = pin_check(repo_config(r)->id, repo_config(r)->hash,
+	    &created)) != ERR_OK) {
+		rc = cli_error(&c, x);
+		goto done;
+	}
+	if ((x = lock_acquire(c.repo, o.name, &lockfd)) != ERR_OK) {
+		rc = cli_error(&c, x);
+		goto done;
+	}
+	cli_catch_signals(&cancel);
+	bc.show = cli_show_progress(&c);
+	o.excludes = excludes;
+	o.level = (int)level;
+	o.threads = c.threads > 0 ? c.threads : util_ncpu();
+	o.cancel = &cancel;
+	o.warn = cli_warn;
+	o.progress = show_progress;
+	o.arg = &bc;
+	x = backup_run(r, &o, &res);
+	cli_progress_done();
+	if (x != ERR_OK) {
+		rc = cli_error(&c, x);
+		goto done;
+	}
+	if (c.json)
+		cli_print_json(json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, "
+		    "s:I, s:I, s:f}", "id", res.id, "name", o.name, "cipher",
+		    crypto_cipher_name(res.cipher), "files",
+		    (json_int_t)res.files, "bytes", (json_int_t)res.bytes,
+		    "stored", (json_int_t)res.stored, "chunks",
+		    (json_int_t)res.chunks, "tar_bytes",
+		    (json_int_t)res.tar_bytes, "warnings",
+		    (json_int_t)res.warnings, "seconds", res.seconds));
+	else
+		printf("%s\n", res.id);
+	if (!c.quiet && !c.json) {
+		util_human(res.bytes, rd, sizeof(rd));
+		util_human(res.stored, st, sizeof(st));
+		util_duration(res.seconds, dur, sizeof(dur));
+		fprintf(stderr, "bkp: backup %s of '%s': %llu files, %s read, "
+		    "%s stored, %s%s\n", res.id, o.name,
+		    (unsigned long long)res.files, rd, st, dur,
+		    res.warnings ? ", with warnings" : "");
+	}
+	rc = res.warnings > 0 ? EXIT_WARN : EXIT_OK;
+done:
+	lock_release(lockfd);
+	repo_free(r);
+	free(lo);
+	return rc;
+}

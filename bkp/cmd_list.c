@@ -1,0 +1,118 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "cli.h"
+#include "cmds.h"
+#include "crypto.h"
+#include "err.h"
+#include "repo.h"
+#include "util.h"
+
+static const char usage[] =
+"usage: bkp list -r REPO [--name NAME] [--json]\n"
+"\n"
+"List committed archives, oldest first: id, creation time (UTC), dataset,\n"
+"files and stored size.  Needs no key.\n";
+
+static json_t *
+archive_json(const struct repo_archive *a)
+{
+	char when[40], hex[65];
+	json_t *j, *fprs = json_array();
+	size_t i;
+
+	util_iso8601(a->created_us, when, sizeof(when));
+	for (i = 0; fprs != NULL && i < a->nrecip; i++)
+		json_array_append_new(fprs, json_string(a->recip[i].fpr));
+	util_hex(a->data_hash, 32, hex);
+	j = json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:I, s:I, s:I, s:I, "
+	    "s:I, s:s, s:o}", "id", a->id, "name", a->name, "host", a->host,
+	    "created", when, "created_us", (json_int_t)a->created_us,
+	    "cipher", crypto_cipher_name(a->cipher),
+	    "files", (json_int_t)a->files, "bytes", (json_int_t)a->bytes,
+	    "stored", (json_int_t)(a->data_size + a->manifest_size),
+	    "chunks", (json_int_t)a->chunks,
+	    "warnings", (json_int_t)a->warnings, "data_blake2b", hex,
+	    "recipients", fprs);
+	return j;
+}
+
+int
+cmd_list(int argc, char **argv)
+{
+	static const struct option own[] = {
+		{ "name", required_argument, NULL, 'n' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct option *lo = cli_merge_opts(own);
+	struct repo_archive *arr = NULL;
+	struct repo *r = NULL;
+	struct cli c;
+	const char *name = NULL;
+	char when[40], sz[32];
+	size_t n = 0, bad = 0, i;
+	json_t *ja;
+	int ch, x, rc = EXIT_USAGE;
+
+	cli_init(&c, "list");
+	while ((ch = getopt_long(argc, argv, CLI_SHORTOPTS "n:", lo, NULL)) !=
+	    -1) {
+		if ((x = cli_opt(&c, ch, optarg)) == 1)
+			continue;
+		if (x < 0)
+			goto done;
+		if (ch == 'h') {
+			fputs(usage, stdout);
+			rc = EXIT_OK;
+			goto done;
+		} else if (ch == 'n')
+			name = optarg;
+		else {
+			rc = cli_usage_error(&c, "unknown option");
+			goto done;
+		}
+	}
+	if (optind != argc) {
+		rc = cli_usage_error(&c, "unexpected argument '%s'",
+		    argv[optind]);
+		goto done;
+	}
+	if ((rc = cli_open_repo(&c, &r)) != 0)
+		goto done;
+	if ((x = repo_list(r, name, &arr, &n, &bad)) != ERR_OK) {
+		rc = cli_error(&c, x);
+		goto done;
+	}
+	if (c.json) {
+		ja = json_array();
+		for (i = 0; ja != NULL && i < n; i++)
+			json_array_append_new(ja, archive_json(&arr[i]));
+		cli_print_json(ja);
+	} else {
+		for (i = 0; i < n; i++) {
+			util_iso8601(arr[i].created_us, when, sizeof(when));
+			when[19] = 'Z';
+			when[20] = '\0';
+			util_human(arr[i].data_size + arr[i].manifest_size, sz,
+			    sizeof(sz));
+			printf("%s  %s  %-16s %8llu files  %10s\n", arr[i].id,
+			    when, arr[i].name,
+			    (unsigned long long)arr[i].files, sz);
+		}
+	}
+	rc = EXIT_OK;
+	if (bad > 0) {
+		fprintf(stderr, "bkp: %zu archive record%s in '%s' could not "
+		    "be read (run 'bkp verify --all')\n", bad,
+		    bad == 1 ? "" : "s", c.repo);
+		rc = EXIT_FAIL;
+	}
+done:
+	repo_archives_free(arr, n);
+	repo_free(r);
+	free(lo);
+	return rc;
+}

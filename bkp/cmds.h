@@ -1,0 +1,13 @@
+#ifndef BKP_CMDS_H
+#define BKP_CMDS_H
+
+/* Command front ends: each parses its options (argv[0] is the command
+ * name), runs its engine and returns the process exit code. */
+int cmd_keygen(int argc, char **argv);
+int cmd_init(int argc, char **argv);
+int cmd_backup(int argc, char **argv);
+int cmd_list(int argc, char **argv);
+int cmd_restore(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+
+#endif

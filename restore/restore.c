@@ -1,0 +1,886 @@
+/*
+ * Restore engine, also behind full verification (no target: nothing is
+ * written).  Pass 1 reads the manifest: the chunk table, the tar ranges of
+ * the selected entries and the end record, checked against the archive
+ * record.  Then only the chunks holding those ranges are fetched, in
+ * parallel, authenticated, decompressed and fed to libarchive's tar reader,
+ * while a second manifest reader walks the selected entries in lockstep:
+ * every entry must be the one the manifest names, and its size and
+ * BLAKE2b-256 must match.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <jansson.h>
+#include <sodium.h>
+
+#include "crypto.h"
+#include "err.h"
+#include "istream.h"
+#include "keys.h"
+#include "manifest.h"
+#include "objfmt.h"
+#include "repo.h"
+#include "restore.h"
+#include "storage.h"
+#include "util.h"
+
+#define TAR_TAIL 1024   /* end-of-archive blocks appended to a selection */
+
+struct range {
+	uint64_t o, e;
+};
+
+struct rs {
+	struct repo *repo;
+	const struct repo_archive *a;
+	const struct restore_opts *o;
+	struct restore_stats *st;
+	struct storage *sto;
+	uint8_t *keys;              /* datakey | data subkey | manifest subkey */
+	uint8_t id[16];
+	char dkey[64], mkey[64];
+	int content;                /* OBJ_CONTENT_TAR or _RAW */
+	struct istream_chunk *chunks;
+	uint64_t nchunks;
+	uint64_t plain_total;
+	struct range *ranges;
+	size_t nranges, capranges;
+	uint64_t sel_bytes;         /* content bytes selected */
+	uint64_t sel_files;
+	struct istream_chunk *plan;
+	size_t nplan;
+
+	/* feeding libarchive */
+	struct istream *is;
+	const uint8_t *cbuf;        /* current chunk plaintext */
+	size_t clen;
+	uint64_t cbase;             /* tar offset of cbuf[0] */
+	int have_chunk;
+	size_t ri;                  /* current range */
+	uint64_t rpos;              /* next tar offset to feed in range ri */
+	int tail_done;
+	uint8_t zeros[TAR_TAIL];
+	int feed_status;
+	double t_wait;
+
+	struct manifest_reader *lock; /* lockstep reader */
+	uint8_t *buf;
+	double last_progress;
+	uint64_t refused;
+};
+
+static void
+warnf(struct rs *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+warnf(struct rs *r, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (r->o->warn != NULL)
+		r->o->warn(r->o->arg, msg);
+}
+
+static void
+progress(struct rs *r, int force)
+{
+	double now = util_mono();
+
+	if (r->o->progress_cb == NULL || (!force && now - r->last_progress <
+	    0.2))
+		return;
+	r->last_progress = now;
+	r->o->progress_cb(r->o->arg, r->st, r->sel_bytes);
+}
+
+/* Does an include pattern select path (or a directory above it)? */
+static int
+selected(const struct restore_opts *o, const char *path)
+{
+	char buf[4096];
+	size_t i, n = strlen(path), k;
+
+	if (o->ninclude == 0)
+		return 1;
+	if (n >= sizeof(buf))
+		return 0;
+	for (i = 0; i < o->ninclude; i++) {
+		if (fnmatch(o->include[i], path, 0) == 0)
+			return 1;
+		memcpy(buf, path, n + 1);
+		for (k = n; k > 0; k--) {
+			if (buf[k] != '/')
+				continue;
+			buf[k] = '\0';
+			if (fnmatch(o->include[i], buf, 0) == 0)
+				return 1;
+		}
+	}
+	return 0;
+}
+
+static int
+add_range(struct rs *r, uint64_t o, uint64_t e)
+{
+	struct range *nr;
+
+	if (r->nranges > 0 && r->ranges[r->nranges - 1].e == o) {
+		r->ranges[r->nranges - 1].e = e;
+		return ERR_OK;
+	}
+	if (r->nranges > 0 && o < r->ranges[r->nranges - 1].e) {
+		err_set("manifest entries overlap or are out of order");
+		return ERR_CORRUPT;
+	}
+	if (r->nranges == r->capranges) {
+		r->capranges = r->capranges ? r->capranges * 2 : 64;
+		if ((nr = realloc(r->ranges, r->capranges * sizeof(*nr))) ==
+		    NULL) {
+			err_set("out of memory");
+			return ERR_FAIL;
+		}
+		r->ranges = nr;
+	}
+	r->ranges[r->nranges].o = o;
+	r->ranges[r->nranges].e = e;
+	r->nranges++;
+	return ERR_OK;
+}
+
+/* Check the manifest's first record against the archive record. */
+static int
+check_header_record(struct rs *r, json_t *j)
+{
+	const char *content;
+	uint64_t cs, cus;
+	json_t *v;
+
+	v = json_object_get(j, "id");
+	if (!json_is_string(v) || strcmp(json_string_value(v), r->a->id))
+		goto bad;
+	v = json_object_get(j, "name");
+	if (!json_is_string(v) || strcmp(json_string_value(v), r->a->name))
+		goto bad;
+	v = json_object_get(j, "host");
+	if (!json_is_string(v) || strcmp(json_string_value(v), r->a->host))
+		goto bad;
+	if (manifest_get_u64(j, "chunk_size", &cs) != ERR_OK ||
+	    cs != r->a->chunk_size ||
+	    manifest_get_u64(j, "created_us", &cus) != ERR_OK ||
+	    (int64_t)cus != r->a->created_us)
+		goto bad;
+	v = json_object_get(j, "cipher");
+	if (!json_is_string(v) ||
+	    crypto_cipher_parse(json_string_value(v)) != r->a->cipher)
+		goto bad;
+	v = json_object_get(j, "content");
+	if (!json_is_string(v))
+		goto bad;
+	content = json_string_value(v);
+	if (strcmp(content, "tar") == 0)
+		r->content = OBJ_CONTENT_TAR;
+	else if (strcmp(content, "raw") == 0)
+		r->content = OBJ_CONTENT_RAW;
+	else
+		goto bad;
+	return ERR_OK;
+bad:
+	err_set("archive %s: the record does not match its encrypted manifest "
+	    "(tampered record?)", r->a->id);
+	return ERR_CORRUPT;
+}
+
+static int
+check_end_record(struct rs *r, json_t *j)
+{
+	uint64_t chunks, size, files, bytes;
+	uint8_t hash[32];
+	json_t *v;
+
+	if (manifest_get_u64(j, "chunks", &chunks) != ERR_OK ||
+	    manifest_get_u64(j, "data_size", &size) != ERR_OK ||
+	    manifest_get_u64(j, "files", &files) != ERR_OK ||
+	    manifest_get_u64(j, "bytes", &bytes) != ERR_OK)
+		goto bad;
+	v = json_object_get(j, "data_blake2b");
+	if (!json_is_string(v) || util_unhex(json_string_value(v), hash, 32))
+		goto bad;
+	if (chunks != r->a->chunks || chunks != r->nchunks ||
+	    size != r->a->data_size || files != r->a->files ||
+	    bytes != r->a->bytes || memcmp(hash, r->a->data_hash, 32) != 0)
+		goto bad;
+	return ERR_OK;
+bad:
+	err_set("archive %s: the record does not match its encrypted manifest "
+	    "(tampered record?)", r->a->id);
+	return ERR_CORRUPT;
+}
+
+static int
+add_chunk(struct rs *r, json_t *j)
+{
+	struct istream_chunk *c;
+	uint64_t i, off, len, plain, expect_off;
+
+	if (manifest_get_u64(j, "i", &i) != ERR_OK ||
+	    manifest_get_u64(j, "off", &off) != ERR_OK ||
+	    manifest_get_u64(j, "len", &len) != ERR_OK ||
+	    manifest_get_u64(j, "plain", &plain) != ERR_OK)
+		return ERR_CORRUPT;
+	expect_off = r->nchunks == 0 ? OBJ_HEADER :
+	    r->chunks[r->nchunks - 1].offset + 4 +
+	    r->chunks[r->nchunks - 1].sealed_len;
+	if (i != r->nchunks || i >= r->a->chunks || off != expect_off ||
+	    len < CRYPTO_TAG || len > objfmt_max_sealed(r->a->chunk_size) ||
+	    off + 4 + len > r->a->data_size || plain > r->a->chunk_size) {
+		err_set("archive %s: malformed chunk table in manifest",
+		    r->a->id);
+		return ERR_CORRUPT;
+	}
+	c = &r->chunks[r->nchunks++];
+	c->index = i;
+	c->offset = off;
+	c->sealed_len = (uint32_t)len;
+	c->plain_len = (uint32_t)plain;
+	r->plain_total += plain;
+	return ERR_OK;
+}
+
+/* Pass 1: read the whole manifest. */
+static int
+scan_manifest(struct rs *r)
+{
+	struct manifest_reader *mr = NULL;
+	struct mfile f;
+	const char *t;
+	json_t *j;
+	int rc, n = 0, ended = 0;
+
+	if ((r->chunks = calloc((size_t)r->a->chunks, sizeof(*r->chunks))) ==
+	    NULL) {
+		err_set("out of memory");
+		return ERR_FAIL;
+	}
+	if ((rc = manifest_reader_open(r->sto, r->mkey, r->a->cipher,
+	    r->keys + 64, r->id, &mr)) != ERR_OK)
+		return rc;
+	while ((rc = manifest_next(mr, &j, &t)) == 1) {
+		if (ended) {
+			rc = ERR_CORRUPT;
+			err_set("records after the end of the manifest");
+		} else if (n++ == 0) {
+			rc = strcmp(t, "archive") == 0 ?
+			    check_header_record(r, j) : ERR_CORRUPT;
+		} else if (strcmp(t, "chunk") == 0) {
+			rc = add_chunk(r, j);
+		} else if (strcmp(t, "file") == 0) {
+			if ((rc = manifest_file_decode(j, &f)) == ERR_OK) {
+				if (selected(r->o, f.path)) {
+					rc = add_range(r, f.o, f.e);
+					r->sel_bytes += f.size;
+					r->sel_files++;
+				}
+				manifest_file_release(&f);
+			}
+		} else if (strcmp(t, "end") == 0) {
+			rc = check_end_record(r, j);
+			ended = 1;
+		} else
+			rc = ERR_OK;   /* "skipped" and future records */
+		json_decref(j);
+		if (rc != ERR_OK)
+			break;
+	}
+	if (rc == 0 && !ended) {
+		err_set("manifest of archive %s is incomplete", r->a->id);
+		rc = ERR_CORRUPT;
+	}
+	manifest_reader_free(mr);
+	if (rc < 0) {
+		if (rc == ERR_CORRUPT)
+			err_prefix("archive %s: ", r->a->id);
+		return rc;
+	}
+	if (r->ranges != NULL && r->ranges[r->nranges - 1].e > r->plain_total) {
+		err_set("archive %s: manifest entries beyond the data",
+		    r->a->id);
+		return ERR_CORRUPT;
+	}
+	return ERR_OK;
+}
+
+/* The chunks that hold the selected ranges, in order. */
+static int
+make_plan(struct rs *r)
+{
+	uint64_t cs = r->a->chunk_size, first, last, i, prev = UINT64_MAX;
+	size_t k;
+
+	if ((r->plan = calloc((size_t)r->nchunks, sizeof(*r->plan))) == NULL) {
+		err_set("out of memory");
+		return ERR_FAIL;
+	}
+	for (k = 0; k < r->nranges; k++) {
+		if (r->ranges[k].e == r->ranges[k].o)
+			continue;
+		first = r->ranges[k].o / cs;
+		last = (r->ranges[k].e - 1) / cs;
+		for (i = first; i <= last && i < r->nchunks; i++) {
+			if (prev != UINT64_MAX && i <= prev)
+				continue;
+			r->plan[r->nplan++] = r->chunks[i];
+			prev = i;
+		}
+	}
+	return ERR_OK;
+}
+
+/* libarchive read callback: the bytes of the selected ranges, then two
+ * zero blocks. */
+static la_ssize_t
+feed(struct archive *ar, void *arg, const void **out)
+{
+	struct rs *r = arg;
+	uint64_t idx, end;
+	double t0;
+	int rc;
+
+	(void)ar;
+	for (;;) {
+		if (r->o->cancel != NULL && *r->o->cancel) {
+			err_set("interrupted");
+			r->feed_status = ERR_FAIL;
+			archive_set_error(ar, EINTR, "interrupted");
+			return -1;
+		}
+		if (r->ri >= r->nranges) {
+			if (r->tail_done)
+				return 0;
+			r->tail_done = 1;
+			*out = r->zeros;
+			return TAR_TAIL;
+		}
+		if (r->rpos < r->ranges[r->ri].o)
+			r->rpos = r->ranges[r->ri].o;
+		if (r->rpos >= r->ranges[r->ri].e) {
+			r->ri++;
+			continue;
+		}
+		if (!r->have_chunk || r->rpos < r->cbase ||
+		    r->rpos >= r->cbase + r->clen) {
+			t0 = util_mono();
+			rc = istream_next(r->is, &r->cbuf, &r->clen, &idx);
+			r->t_wait += util_mono() - t0;
+			if (rc <= 0) {
+				if (rc == 0) {
+					err_set("archive %s: data ends early",
+					    r->a->id);
+					rc = ERR_CORRUPT;
+				}
+				r->feed_status = rc;
+				archive_set_error(ar, EIO, "%s", err_get());
+				return -1;
+			}
+			r->have_chunk = 1;
+			r->cbase = idx * r->a->chunk_size;
+			r->st->chunks++;
+			if (r->rpos < r->cbase || r->rpos >= r->cbase + r->clen)
+				continue;   /* chunk before rpos: skip */
+		}
+		end = r->ranges[r->ri].e;
+		if (end > r->cbase + r->clen)
+			end = r->cbase + r->clen;
+		*out = r->cbuf + (r->rpos - r->cbase);
+		idx = end - r->rpos;
+		r->rpos = end;
+		return (la_ssize_t)idx;
+	}
+}
+
+/* Is a stored path safe to create under the target? */
+static int
+path_safe(const char *p)
+{
+	const char *s;
+
+	if (*p == '\0' || *p == '/')
+		return 0;
+	for (s = p; *s != '\0';) {
+		size_t n = strcspn(s, "/");
+
+		if (n == 2 && s[0] == '.' && s[1] == '.')
+			return 0;
+		s += n;
+		if (*s == '/')
+			s++;
+	}
+	return 1;
+}
+
+/* Next selected "file" record of the lockstep reader. */
+static int
+next_expected(struct rs *r, struct mfile *f)
+{
+	const char *t;
+	json_t *j;
+	int rc;
+
+	while ((rc = manifest_next(r->lock, &j, &t)) == 1) {
+		if (strcmp(t, "file") != 0) {
+			json_decref(j);
+			continue;
+		}
+		rc = manifest_file_decode(j, f);
+		json_decref(j);
+		if (rc != ERR_OK)
+			return rc;
+		if (selected(r->o, f->path))
+			return 1;
+		manifest_file_release(f);
+	}
+	return rc;
+}
+
+static int
+extract_flags(const struct restore_opts *o)
+{
+	int f = ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM |
+	    ARCHIVE_EXTRACT_ACL | ARCHIVE_EXTRACT_XATTR |
+	    ARCHIVE_EXTRACT_FFLAGS | ARCHIVE_EXTRACT_SECURE_SYMLINKS |
+	    ARCHIVE_EXTRACT_SECURE_NODOTDOT |
+	    ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS | ARCHIVE_EXTRACT_SPARSE;
+
+	if (geteuid() == 0)
+		f |= ARCHIVE_EXTRACT_OWNER;
+	f |= o->overwrite ? ARCHIVE_EXTRACT_UNLINK :
+	    ARCHIVE_EXTRACT_NO_OVERWRITE;
+	return f;
+}
+
+/* Hash len zero bytes. */
+static void
+hash_zeros(struct rs *r, crypto_generichash_state *h, uint64_t len)
+{
+	size_t n;
+
+	while (len > 0) {
+		n = len > sizeof(r->zeros) ? sizeof(r->zeros) : (size_t)len;
+		crypto_generichash_update(h, r->zeros, n);
+		len -= n;
+	}
+}
+
+/* Read (and write, if aw) one entry's data; hash it. */
+static int
+copy_entry(struct rs *r, struct archive *ar, struct archive *aw,
+    struct archive_entry *e, const char *path, uint64_t *size,
+    uint8_t hash[32], int *werr)
+{
+	crypto_generichash_state h;
+	const void *buf;
+	size_t len;
+	la_int64_t off;
+	uint64_t pos = 0;
+	int x;
+
+	crypto_generichash_init(&h, NULL, 0, 32);
+	for (;;) {
+		x = archive_read_data_block(ar, &buf, &len, &off);
+		if (x == ARCHIVE_EOF)
+			break;
+		if (x < ARCHIVE_WARN || off < 0 || (uint64_t)off < pos) {
+			if (r->feed_status != ERR_OK)
+				return r->feed_status;
+			err_set("archive %s: '%s': %s", r->a->id, path,
+			    archive_error_string(ar));
+			return ERR_CORRUPT;
+		}
+		hash_zeros(r, &h, (uint64_t)off - pos);
+		crypto_generichash_update(&h, buf, len);
+		pos = (uint64_t)off + len;
+		if (aw != NULL && !*werr &&
+		    archive_write_data_block(aw, buf, len, off) < ARCHIVE_WARN) {
+			warnf(r, "cannot write '%s': %s", path,
+			    archive_error_string(aw));
+			*werr = 1;
+		}
+		r->st->bytes += len;
+		progress(r, 0);
+	}
+	if (archive_entry_size_is_set(e) &&
+	    (uint64_t)archive_entry_size(e) > pos) {
+		hash_zeros(r, &h, (uint64_t)archive_entry_size(e) - pos);
+		pos = (uint64_t)archive_entry_size(e);
+	}
+	crypto_generichash_final(&h, hash, 32);
+	*size = pos;
+	return ERR_OK;
+}
+
+/* Should an existing file block this entry? */
+static int
+blocked_by_existing(const char *path, struct archive_entry *e)
+{
+	struct stat sb;
+
+	if (lstat(path, &sb) != 0)
+		return 0;
+	return !(S_ISDIR(sb.st_mode) && archive_entry_filetype(e) == AE_IFDIR);
+}
+
+/* Restore or check one tar entry against its manifest record. */
+static int
+one_entry(struct rs *r, struct archive *ar, struct archive *aw,
+    struct archive_entry *e)
+{
+	const char *path = archive_entry_pathname(e), *hl;
+	struct mfile f;
+	uint8_t hash[32];
+	uint64_t size;
+	int rc, werr = 0, skip = 0;
+
+	if ((rc = next_expected(r, &f)) != 1) {
+		if (rc == 0) {
+			err_set("archive %s: the data holds more entries than "
+			    "its manifest", r->a->id);
+			rc = ERR_CORRUPT;
+		}
+		return rc;
+	}
+	if (path == NULL || strcmp(path, f.path) != 0) {
+		err_set("archive %s: the data and the manifest disagree at an "
+		    "entry", r->a->id);
+		rc = ERR_CORRUPT;
+		goto done;
+	}
+	hl = archive_entry_hardlink(e);
+	if (!path_safe(path) || (hl != NULL && !path_safe(hl))) {
+		warnf(r, "refusing unsafe path '%s'", path);
+		r->refused++;
+		skip = 1;
+	} else if (aw != NULL && !r->o->overwrite &&
+	    blocked_by_existing(path, e)) {
+		warnf(r, "'%s' exists, not overwritten (use --overwrite)",
+		    path);
+		r->refused++;
+		skip = 1;
+	} else if (aw != NULL && archive_write_header(aw, e) < ARCHIVE_WARN) {
+		warnf(r, "cannot restore '%s': %s", path,
+		    archive_error_string(aw));
+		r->refused++;
+		werr = 1;
+	}
+	if ((rc = copy_entry(r, ar, skip ? NULL : aw, e, path, &size, hash,
+	    &werr)) != ERR_OK)
+		goto done;
+	if (f.type == MF_FILE && (size != f.size ||
+	    memcmp(hash, f.hash, 32) != 0)) {
+		r->st->mismatches++;
+		err_set("archive %s: '%s' does not match its recorded size "
+		    "and hash", r->a->id, path);
+		rc = ERR_CORRUPT;
+		goto done;
+	}
+	if (aw != NULL && !skip && !werr &&
+	    archive_write_finish_entry(aw) < ARCHIVE_WARN) {
+		warnf(r, "cannot restore '%s': %s", path,
+		    archive_error_string(aw));
+		r->refused++;
+	}
+	r->st->files++;
+	rc = ERR_OK;
+done:
+	manifest_file_release(&f);
+	return rc;
+}
+
+static int
+run_tar(struct rs *r)
+{
+	struct archive *ar = NULL, *aw = NULL;
+	struct archive_entry *e;
+	struct mfile f;
+	int x, rc = ERR_FAIL;
+
+	if ((ar = archive_read_new()) == NULL) {
+		err_set("out of memory");
+		return ERR_FAIL;
+	}
+	archive_read_support_format_tar(ar);
+	if (r->o->target != NULL) {
+		if ((aw = archive_write_disk_new()) == NULL) {
+			err_set("out of memory");
+			goto done;
+		}
+		archive_write_disk_set_options(aw, extract_flags(r->o));
+		archive_write_disk_set_standard_lookup(aw);
+	}
+	if (archive_read_open(ar, r, NULL, feed, NULL) != ARCHIVE_OK) {
+		rc = r->feed_status != ERR_OK ? r->feed_status : ERR_CORRUPT;
+		if (r->feed_status == ERR_OK)
+			err_set("archive %s: %s", r->a->id,
+			    archive_error_string(ar));
+		goto done;
+	}
+	for (;;) {
+		x = archive_read_next_header(ar, &e);
+		if (x == ARCHIVE_EOF)
+			break;
+		if (x < ARCHIVE_WARN) {
+			rc = r->feed_status != ERR_OK ? r->feed_status :
+			    ERR_CORRUPT;
+			if (r->feed_status == ERR_OK)
+				err_set("archive %s: %s", r->a->id,
+				    archive_error_string(ar));
+			goto done;
+		}
+		if ((rc = one_entry(r, ar, aw, e)) != ERR_OK)
+			goto done;
+	}
+	if ((rc = next_expected(r, &f)) != 0) {
+		if (rc == 1) {
+			manifest_file_release(&f);
+			err_set("archive %s: the data ends before its manifest "
+			    "does", r->a->id);
+			rc = ERR_CORRUPT;
+		}
+		goto done;
+	}
+	if (aw != NULL && archive_write_close(aw) != ARCHIVE_OK)
+		warnf(r, "cannot set directory metadata: %s",
+		    archive_error_string(aw));
+	rc = ERR_OK;
+done:
+	if (aw != NULL)
+		archive_write_free(aw);
+	archive_read_free(ar);
+	return rc;
+}
+
+/* A raw (stdin) archive: one file, written with O_EXCL unless overwrite. */
+static int
+run_raw(struct rs *r)
+{
+	crypto_generichash_state h;
+	const uint8_t *buf;
+	uint8_t hash[32];
+	size_t len;
+	uint64_t idx, total = 0;
+	struct mfile f;
+	int fd = -1, rc, flags;
+	ssize_t w;
+
+	if ((rc = next_expected(r, &f)) != 1) {
+		if (rc == 0)
+			rc = ERR_OK;   /* not selected */
+		return rc;
+	}
+	if (r->o->target != NULL) {
+		if (!path_safe(f.path) || strchr(f.path, '/') != NULL) {
+			warnf(r, "refusing unsafe path '%s'", f.path);
+			r->refused++;
+			manifest_file_release(&f);
+			return ERR_OK;
+		}
+		flags = O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC |
+		    (r->o->overwrite ? O_TRUNC : O_EXCL);
+		if ((fd = open(f.path, flags, 0600)) < 0) {
+			warnf(r, errno == EEXIST ? "'%s' exists, not "
+			    "overwritten (use --overwrite)" :
+			    "cannot create '%s'", f.path);
+			r->refused++;
+		}
+	}
+	crypto_generichash_init(&h, NULL, 0, 32);
+	while ((rc = istream_next(r->is, &buf, &len, &idx)) == 1) {
+		crypto_generichash_update(&h, buf, len);
+		total += len;
+		r->st->chunks++;
+		r->st->bytes += len;
+		while (fd >= 0 && len > 0) {
+			if ((w = write(fd, buf, len)) < 0) {
+				if (errno == EINTR)
+					continue;
+				warnf(r, "cannot write '%s': %s", f.path,
+				    strerror(errno));
+				r->refused++;
+				close(fd);
+				fd = -1;
+				break;
+			}
+			buf += w;
+			len -= (size_t)w;
+		}
+		progress(r, 0);
+	}
+	if (rc < 0)
+		goto done;
+	crypto_generichash_final(&h, hash, 32);
+	if (total != f.size || memcmp(hash, f.hash, 32) != 0) {
+		r->st->mismatches++;
+		err_set("archive %s: '%s' does not match its recorded size "
+		    "and hash", r->a->id, f.path);
+		rc = ERR_CORRUPT;
+		goto done;
+	}
+	r->st->files++;
+	rc = ERR_OK;
+done:
+	if (fd >= 0 && close(fd) != 0) {
+		warnf(r, "cannot write '%s': %s", f.path, strerror(errno));
+		r->refused++;
+	}
+	manifest_file_release(&f);
+	return rc;
+}
+
+/* Open the archive: unwrap the key and derive subkeys. */
+static int
+open_keys(struct rs *r, const struct keys_secret *sk)
+{
+	int rc;
+
+	if ((r->keys = sodium_malloc(3 * 32)) == NULL) {
+		err_set("out of memory");
+		return ERR_FAIL;
+	}
+	if ((rc = repo_unwrap(r->a, sk, r->keys)) != ERR_OK)
+		return rc;
+	crypto_subkey(r->keys, "data", r->keys + 32);
+	crypto_subkey(r->keys, "manifest", r->keys + 64);
+	util_unhex(r->a->id, r->id, 16);
+	repo_key_data(r->a->id, r->dkey, sizeof(r->dkey));
+	repo_key_manifest(r->a->id, r->mkey, sizeof(r->mkey));
+	return ERR_OK;
+}
+
+static void
+rs_release(struct rs *r)
+{
+	istream_free(r->is);
+	manifest_reader_free(r->lock);
+	free(r->chunks);
+	free(r->ranges);
+	free(r->plan);
+	if (r->keys != NULL)
+		sodium_free(r->keys);
+}
+
+/* Enter the target directory (created 0700 if missing). */
+static int
+enter_target(const char *target, int *saved)
+{
+	struct stat sb;
+
+	if ((*saved = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		err_set("cannot open the current directory: %s",
+		    strerror(errno));
+		return ERR_FAIL;
+	}
+	if (mkdir(target, 0700) != 0 && errno != EEXIST) {
+		err_set("cannot create target '%s': %s", target,
+		    strerror(errno));
+		return ERR_FAIL;
+	}
+	if (lstat(target, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+		err_set("target '%s' is not a directory", target);
+		return ERR_USAGE;
+	}
+	if (chdir(target) != 0) {
+		err_set("cannot enter target '%s': %s", target,
+		    strerror(errno));
+		return ERR_FAIL;
+	}
+	return ERR_OK;
+}
+
+int
+restore_run(struct repo *repo, const struct repo_archive *a,
+    const struct keys_secret *sk, const struct restore_opts *o,
+    struct restore_stats *st)
+{
+	struct istream_stats ist;
+	struct rs r;
+	struct obj_header h;
+	double t0 = util_mono(), tx;
+	int rc, saved = -1, threads;
+
+	memset(st, 0, sizeof(*st));
+	memset(&r, 0, sizeof(r));
+	r.repo = repo;
+	r.a = a;
+	r.o = o;
+	r.st = st;
+	r.sto = repo_storage(repo);
+	if ((rc = open_keys(&r, sk)) != ERR_OK)
+		goto done;
+	if ((rc = scan_manifest(&r)) != ERR_OK)
+		goto done;
+	if (r.content == OBJ_CONTENT_RAW) {
+		r.nranges = 0;
+		if (r.sel_files > 0 && (rc = add_range(&r, 0,
+		    r.plain_total)) != ERR_OK)
+			goto done;
+	}
+	if ((rc = make_plan(&r)) != ERR_OK)
+		goto done;
+	if ((rc = manifest_reader_open(r.sto, r.mkey, a->cipher, r.keys + 64,
+	    r.id, &r.lock)) != ERR_OK)
+		goto done;
+	memset(&h, 0, sizeof(h));
+	h.type = OBJ_TYPE_DATA;
+	h.cipher = a->cipher;
+	h.content = r.content;
+	h.chunk_size = a->chunk_size;
+	memcpy(h.id, r.id, 16);
+	threads = o->threads > 0 ? o->threads : util_ncpu();
+	if (!storage_is_local(r.sto) && threads < 4)
+		threads = 4;   /* fetches overlap network latency */
+	if ((rc = istream_new(r.sto, r.dkey, &h, r.keys + 32, r.nchunks,
+	    r.plan, r.nplan, threads, &r.is)) != ERR_OK)
+		goto done;
+	if (o->target != NULL && (rc = enter_target(o->target, &saved)) !=
+	    ERR_OK)
+		goto done;
+	tx = util_mono();
+	rc = r.content == OBJ_CONTENT_RAW ? run_raw(&r) : run_tar(&r);
+	st->t_extract = util_mono() - tx - r.t_wait;
+	progress(&r, 1);
+	if (rc == ERR_OK && r.refused > 0) {
+		err_set("%llu entr%s not restored (see above)",
+		    (unsigned long long)r.refused, r.refused == 1 ? "y" : "ies");
+		rc = ERR_FAIL;
+	}
+done:
+	if (r.is != NULL) {
+		istream_stats(r.is, &ist);
+		st->fetched = ist.fetched;
+		st->t_fetch = ist.t_fetch;
+		st->t_decrypt = ist.t_decrypt;
+	}
+	st->skipped = r.refused;
+	if (saved >= 0) {
+		if (fchdir(saved) != 0 && rc == ERR_OK) {
+			err_set("cannot return to the working directory");
+			rc = ERR_FAIL;
+		}
+		close(saved);
+	}
+	rs_release(&r);
+	st->t_wall = util_mono() - t0;
+	return rc;
+}

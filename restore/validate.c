@@ -1,0 +1,169 @@
+/*
+ * Validation of a restored tree against the manifest: every selected
+ * regular file is read back from disk and its size and BLAKE2b-256 compared;
+ * directories and symlinks must exist with the right type (and target).
+ * Used by drills after a restore.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <sodium.h>
+
+#include "crypto.h"
+#include "err.h"
+#include "manifest.h"
+#include "repo.h"
+#include "restore.h"
+#include "util.h"
+
+#define VBUF (1u << 20)
+
+static int
+matches(const char *const *inc, size_t n, const char *path)
+{
+	char buf[4096];
+	size_t i, k, len = strlen(path);
+
+	if (n == 0)
+		return 1;
+	if (len >= sizeof(buf))
+		return 0;
+	for (i = 0; i < n; i++) {
+		if (fnmatch(inc[i], path, 0) == 0)
+			return 1;
+		memcpy(buf, path, len + 1);
+		for (k = len; k > 0; k--)
+			if (buf[k] == '/') {
+				buf[k] = '\0';
+				if (fnmatch(inc[i], buf, 0) == 0)
+					return 1;
+			}
+	}
+	return 0;
+}
+
+/* Compare one entry on disk; 0 if it matches. */
+static int
+check_one(int dirfd, const struct mfile *f, uint8_t *buf, uint64_t *bytes)
+{
+	crypto_generichash_state h;
+	uint8_t hash[32];
+	char link[PATH_MAX];
+	struct stat sb;
+	uint64_t total = 0;
+	ssize_t n;
+	int fd;
+
+	if (fstatat(dirfd, f->path, &sb, AT_SYMLINK_NOFOLLOW) != 0)
+		return -1;
+	switch (f->type) {
+	case MF_DIR:
+		return S_ISDIR(sb.st_mode) ? 0 : -1;
+	case MF_SYMLINK:
+		if (!S_ISLNK(sb.st_mode))
+			return -1;
+		n = readlinkat(dirfd, f->path, link, sizeof(link) - 1);
+		if (n < 0)
+			return -1;
+		link[n] = '\0';
+		return f->link != NULL && strcmp(link, f->link) == 0 ? 0 : -1;
+	case MF_FILE:
+		break;
+	default:
+		return 0;
+	}
+	if (!S_ISREG(sb.st_mode) || (uint64_t)sb.st_size != f->size)
+		return -1;
+	if ((fd = openat(dirfd, f->path, O_RDONLY | O_NOFOLLOW |
+	    O_CLOEXEC)) < 0)
+		return -1;
+	crypto_generichash_init(&h, NULL, 0, 32);
+	while ((n = read(fd, buf, VBUF)) > 0) {
+		crypto_generichash_update(&h, buf, (size_t)n);
+		total += (uint64_t)n;
+	}
+	close(fd);
+	if (n < 0)
+		return -1;
+	crypto_generichash_final(&h, hash, 32);
+	*bytes += total;
+	return total == f->size && memcmp(hash, f->hash, 32) == 0 ? 0 : -1;
+}
+
+int
+restore_validate_tree(struct repo *r, const struct repo_archive *a,
+    const struct keys_secret *sk, const char *dir,
+    const char *const *include, size_t ninclude, struct restore_stats *st)
+{
+	struct manifest_reader *mr = NULL;
+	uint8_t *keys = NULL, *buf = NULL, id[16];
+	char mkey[64];
+	const char *t;
+	struct mfile f;
+	json_t *j;
+	double t0 = util_mono();
+	int rc, dirfd = -1;
+
+	memset(st, 0, sizeof(*st));
+	if ((keys = sodium_malloc(64)) == NULL || (buf = malloc(VBUF)) ==
+	    NULL) {
+		err_set("out of memory");
+		rc = ERR_FAIL;
+		goto done;
+	}
+	if ((rc = repo_unwrap(a, sk, keys)) != ERR_OK)
+		goto done;
+	crypto_subkey(keys, "manifest", keys + 32);
+	util_unhex(a->id, id, 16);
+	repo_key_manifest(a->id, mkey, sizeof(mkey));
+	if ((dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		err_set("cannot open '%s': %s", dir, strerror(errno));
+		rc = ERR_FAIL;
+		goto done;
+	}
+	if ((rc = manifest_reader_open(repo_storage(r), mkey, a->cipher,
+	    keys + 32, id, &mr)) != ERR_OK)
+		goto done;
+	while ((rc = manifest_next(mr, &j, &t)) == 1) {
+		if (strcmp(t, "file") != 0) {
+			json_decref(j);
+			continue;
+		}
+		rc = manifest_file_decode(j, &f);
+		json_decref(j);
+		if (rc != ERR_OK)
+			goto done;
+		if (matches(include, ninclude, f.path)) {
+			if (check_one(dirfd, &f, buf, &st->bytes) != 0)
+				st->mismatches++;
+			st->files++;
+		}
+		manifest_file_release(&f);
+	}
+	if (rc < 0)
+		goto done;
+	rc = ERR_OK;
+	if (st->mismatches > 0) {
+		err_set("%llu of %llu restored entries differ from the manifest",
+		    (unsigned long long)st->mismatches,
+		    (unsigned long long)st->files);
+		rc = ERR_CORRUPT;
+	}
+done:
+	st->t_wall = util_mono() - t0;
+	if (dirfd >= 0)
+		close(dirfd);
+	manifest_reader_free(mr);
+	free(buf);
+	if (keys != NULL)
+		sodium_free(keys);
+	return rc;
+}

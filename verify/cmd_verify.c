@@ -1,0 +1,167 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "cli.h"
+#include "cmds.h"
+#include "err.h"
+#include "keys.h"
+#include "repo.h"
+#include "restore.h"
+#include "util.h"
+#include "verify.h"
+
+static const char usage[] =
+"usage: bkp verify -r REPO [-k KEY] (ARCHIVE ... | --all) [-q] [--json]\n"
+"\n"
+"With a key (full): decrypt and authenticate every chunk, decompress, parse\n"
+"every entry and check each file's size and BLAKE2b-256 against the\n"
+"manifest.  Nothing is written to disk.\n"
+"Without a key: check that each archive's objects exist with the sizes and\n"
+"BLAKE2b-256 hashes its record states and that the chunk framing is whole;\n"
+"lets a third party check stored ciphertext without being able to read it.\n"
+"\n"
+"Exit status: 0 all intact, 1 some archive failed, 2 usage, 10 no\n"
+"repository, 12 wrong key or passphrase.\n";
+
+static int
+verify_one(struct repo *r, const struct repo_archive *a,
+    const struct keys_secret *sk, const struct cli *c, json_t *out,
+    volatile sig_atomic_t *cancel)
+{
+	struct restore_opts o;
+	struct restore_stats st;
+	uint64_t bytes = 0;
+	double t0 = util_mono();
+	char sz[32];
+	int x;
+
+	memset(&st, 0, sizeof(st));
+	if (sk != NULL) {
+		memset(&o, 0, sizeof(o));
+		o.threads = c->threads;
+		o.cancel = cancel;
+		o.warn = cli_warn;
+		x = restore_run(r, a, sk, &o, &st);
+		bytes = st.fetched;
+	} else
+		x = verify_keyless(r, a, &bytes);
+	if (x != ERR_OK && x != ERR_KEY && !c->json)
+		fprintf(stderr, "bkp: FAILED: %s\n", err_get());
+	if (out != NULL)
+		json_array_append_new(out, json_pack("{s:s, s:s, s:s, s:b, "
+		    "s:I, s:I, s:f, s:s?}", "id", a->id, "name", a->name,
+		    "mode", sk != NULL ? "full" : "keyless", "ok", x == ERR_OK,
+		    "files", (json_int_t)st.files, "bytes_read",
+		    (json_int_t)bytes, "seconds", util_mono() - t0, "error",
+		    x == ERR_OK ? NULL : err_get()));
+	else if (x == ERR_OK && !c->quiet) {
+		util_human(bytes, sz, sizeof(sz));
+		fprintf(stderr, "bkp: %s '%s' ok (%s, %s read%s)\n", a->id,
+		    a->name, sk != NULL ? "full" : "key-less", sz,
+		    sk != NULL ? "" : "; ciphertext only");
+	}
+	return x;
+}
+
+int
+cmd_verify(int argc, char **argv)
+{
+	static const struct option own[] = {
+		{ "all", no_argument, NULL, 'a' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct option *lo = cli_merge_opts(own);
+	static volatile sig_atomic_t cancel;
+	struct repo_archive *arr = NULL, one;
+	struct keys_secret *sk = NULL;
+	struct repo *r = NULL;
+	struct cli c;
+	json_t *out = NULL;
+	size_t n = 0, i, bad = 0, failed = 0;
+	int ch, x, rc = EXIT_USAGE, all = 0;
+
+	cli_init(&c, "verify");
+	while ((ch = getopt_long(argc, argv, CLI_SHORTOPTS "a", lo, NULL)) !=
+	    -1) {
+		if ((x = cli_opt(&c, ch, optarg)) == 1)
+			continue;
+		if (x < 0)
+			goto done;
+		if (ch == 'h') {
+			fputs(usage, stdout);
+			rc = EXIT_OK;
+			goto done;
+		} else if (ch == 'a')
+			all = 1;
+		else {
+			rc = cli_usage_error(&c, "unknown option");
+			goto done;
+		}
+	}
+	if (all == (optind < argc)) {
+		rc = cli_usage_error(&c, "give ARCHIVE arguments or --all");
+		goto done;
+	}
+	if ((rc = cli_open_repo(&c, &r)) != 0)
+		goto done;
+	if (all) {
+		if ((x = repo_list(r, NULL, &arr, &n, &bad)) != ERR_OK) {
+			rc = cli_error(&c, x);
+			goto done;
+		}
+	} else {
+		if ((arr = calloc((size_t)(argc - optind), sizeof(*arr))) ==
+		    NULL) {
+			rc = EXIT_FAIL;
+			goto done;
+		}
+		for (; optind < argc; optind++) {
+			if ((x = repo_find(r, argv[optind], &one)) != ERR_OK) {
+				rc = cli_error(&c, x);
+				goto done;
+			}
+			arr[n++] = one;
+		}
+	}
+	if (c.key != NULL && (rc = cli_load_key(&c, &sk)) != 0)
+		goto done;
+	cli_catch_signals(&cancel);
+	if (c.json && (out = json_array()) == NULL) {
+		rc = EXIT_FAIL;
+		goto done;
+	}
+	for (i = 0; i < n; i++) {
+		x = verify_one(r, &arr[i], sk, &c, out, &cancel);
+		if (x == ERR_KEY) {
+			json_decref(out);
+			out = NULL;
+			rc = cli_error(&c, x);
+			goto done;
+		}
+		if (x != ERR_OK)
+			failed++;
+		if (cancel)
+			break;
+	}
+	if (bad > 0)
+		fprintf(stderr, "bkp: FAILED: %zu archive record%s could not be "
+		    "read or parsed\n", bad, bad == 1 ? "" : "s");
+	if (out != NULL) {
+		cli_print_json(out);
+		out = NULL;
+	} else if (!c.quiet || failed + bad > 0)
+		fprintf(stderr, "bkp: verified %zu archive%s (%s): %zu "
+		    "failed\n", n, n == 1 ? "" : "s", sk != NULL ? "full" :
+		    "key-less", failed + bad);
+	rc = failed + bad > 0 || cancel ? EXIT_FAIL : EXIT_OK;
+done:
+	json_decref(out);
+	repo_archives_free(arr, n);
+	keys_secret_free(sk);
+	repo_free(r);
+	free(lo);
+	return rc;
+}

@@ -1,0 +1,140 @@
+/*
+ * Key-less verification: anyone with read access can check that an
+ * archive's objects are present, have the sizes and BLAKE2b-256 hashes its
+ * record states, and that the data object's chunk framing is whole.  This
+ * proves integrity of the ciphertext, not authenticity (that needs a key:
+ * restore_run with no target).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "crypto.h"
+#include "err.h"
+#include "objfmt.h"
+#include "repo.h"
+#include "storage.h"
+#include "verify.h"
+
+#define BLOCK (8u << 20)
+
+/* Hash a whole object, checking its size; walk the frames if data. */
+static int
+check_object(struct storage *st, const char *key, uint64_t want_size,
+    const uint8_t want_hash[32], const struct repo_archive *a, int framed,
+    uint8_t *buf, uint64_t *bytes)
+{
+	crypto_generichash_state h;
+	struct obj_header oh;
+	uint8_t hash[32];
+	uint64_t size, off = 0, next_frame = OBJ_HEADER, frames = 0;
+	size_t n, i;
+	int rc;
+
+	if ((rc = storage_stat(st, key, &size)) != ERR_OK)
+		return rc;
+	if (size != want_size) {
+		err_set("archive %s: object '%s' has %llu bytes, its record "
+		    "says %llu", a->id, key, (unsigned long long)size,
+		    (unsigned long long)want_size);
+		return ERR_CORRUPT;
+	}
+	crypto_generichash_init(&h, NULL, 0, 32);
+	while (off < size) {
+		n = size - off > BLOCK ? BLOCK : (size_t)(size - off);
+		if ((rc = storage_get_range(st, key, off, n, buf)) != ERR_OK)
+			return rc;
+		crypto_generichash_update(&h, buf, n);
+		if (off == 0 && n >= OBJ_HEADER) {
+			if ((rc = objfmt_decode(buf, &oh)) != ERR_OK) {
+				err_prefix("archive %s: '%s': ", a->id, key);
+				return rc;
+			}
+			if (framed && (oh.chunk_size != a->chunk_size ||
+			    oh.cipher != a->cipher)) {
+				err_set("archive %s: '%s' header does not "
+				    "match the record", a->id, key);
+				return ERR_CORRUPT;
+			}
+		}
+		/* Walk frame lengths that start inside this block. */
+		for (i = 0; framed && next_frame + 4 <= off + n &&
+		    next_frame >= off; i++) {
+			uint32_t len = objfmt_le32(buf + (next_frame - off));
+
+			if (len < CRYPTO_TAG ||
+			    len > objfmt_max_sealed(a->chunk_size)) {
+				err_set("archive %s: '%s': chunk %llu has an "
+				    "invalid length", a->id, key,
+				    (unsigned long long)frames);
+				return ERR_CORRUPT;
+			}
+			next_frame += 4 + (uint64_t)len;
+			frames++;
+		}
+		if (framed && next_frame < off + n && next_frame + 4 > off + n &&
+		    off + n < size) {
+			/* A length split across blocks: re-read it. */
+			uint8_t lb[4];
+
+			if ((rc = storage_get_range(st, key, next_frame, 4,
+			    lb)) != ERR_OK)
+				return rc;
+			if (objfmt_le32(lb) < CRYPTO_TAG ||
+			    objfmt_le32(lb) > objfmt_max_sealed(a->chunk_size)) {
+				err_set("archive %s: '%s': chunk %llu has an "
+				    "invalid length", a->id, key,
+				    (unsigned long long)frames);
+				return ERR_CORRUPT;
+			}
+			next_frame += 4 + (uint64_t)objfmt_le32(lb);
+			frames++;
+		}
+		off += n;
+		*bytes += n;
+	}
+	crypto_generichash_final(&h, hash, 32);
+	if (memcmp(hash, want_hash, 32) != 0) {
+		err_set("archive %s: object '%s' does not match the BLAKE2b-256 "
+		    "hash in its record (damaged or tampered)", a->id, key);
+		return ERR_CORRUPT;
+	}
+	if (framed && (next_frame != size || frames != a->chunks)) {
+		err_set("archive %s: '%s' holds %llu chunks ending at %llu, its "
+		    "record says %llu chunks in %llu bytes", a->id, key,
+		    (unsigned long long)frames, (unsigned long long)next_frame,
+		    (unsigned long long)a->chunks, (unsigned long long)size);
+		return ERR_CORRUPT;
+	}
+	return ERR_OK;
+}
+
+int
+verify_keyless(struct repo *r, const struct repo_archive *a,
+    uint64_t *bytes_read)
+{
+	char key[64];
+	uint8_t *buf;
+	int rc;
+
+	*bytes_read = 0;
+	if ((buf = malloc(BLOCK)) == NULL) {
+		err_set("out of memory");
+		return ERR_FAIL;
+	}
+	repo_key_manifest(a->id, key, sizeof(key));
+	rc = check_object(repo_storage(r), key, a->manifest_size,
+	    a->manifest_hash, a, 0, buf, bytes_read);
+	if (rc == ERR_OK) {
+		repo_key_data(a->id, key, sizeof(key));
+		rc = check_object(repo_storage(r), key, a->data_size,
+		    a->data_hash, a, 1, buf, bytes_read);
+	}
+	if (rc == ERR_NOTFOUND) {
+		err_prefix("archive %s: ", a->id);
+		rc = ERR_CORRUPT;
+	}
+	free(buf);
+	return rc;
+}
