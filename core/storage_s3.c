@@ -59,6 +59,7 @@ struct s3 {
 	int max_tries;
 	long retry_base_ms;
 	long low_speed_time;
+	char list_max[16];  /* max-keys for listings, "" for the default */
 	pthread_mutex_t lock; /* guards pool */
 	CURL *pool[S3_POOL];
 	int npool;
@@ -1229,9 +1230,12 @@ s3_list(struct storage *st, const char *prefix,
 	c.arg = arg;
 	do {
 		free(query);
-		query = token ?
-		    xasprintf("continuation-token=%s&list-type=2&prefix=%s",
-		    enct, encp) : xasprintf("list-type=2&prefix=%s", encp);
+		/* Canonical order: continuation-token, list-type, max-keys,
+		 * prefix. */
+		query = xasprintf("%s%s%slist-type=2%s%s&prefix=%s",
+		    token ? "continuation-token=" : "", token ? enct : "",
+		    token ? "&" : "", *s3->list_max ? "&max-keys=" : "",
+		    s3->list_max, encp);
 		if (query == NULL) {
 			err_set("out of memory");
 			rc = ERR_FAIL;
@@ -2033,6 +2037,9 @@ storage_s3_open(const char *url, const struct storage_opts *opts,
 	s3->max_tries = (int)env_long("BKP_S3_MAX_TRIES", 8, 1, 100);
 	s3->retry_base_ms = env_long("BKP_S3_RETRY_BASE_MS", 200, 1, 10000);
 	s3->low_speed_time = env_long("BKP_S3_TIMEOUT", 60, 1, 3600);
+	if (env_long("BKP_S3_LIST_MAX_KEYS", 0, 1, 1000) > 0)
+		snprintf(s3->list_max, sizeof(s3->list_max), "%ld",
+		    env_long("BKP_S3_LIST_MAX_KEYS", 0, 1, 1000));
 	awsconf_release(&conf);
 	*out = &s3->base;
 	return ERR_OK;
