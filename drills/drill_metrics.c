@@ -1,0 +1,190 @@
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "drill_metrics.h"
+
+int
+drill_metrics_rpo(const int64_t *created_us, size_t n, int64_t now_us,
+    double window_s, struct drill_rpo *out)
+{
+	int64_t wstart = now_us - (int64_t)(window_s * DRILL_US);
+	int64_t newest = INT64_MIN, prev;
+	size_t i, j, m = 0;
+	double gap;
+
+	memset(out, 0, sizeof(*out));
+	out->newest_age = INFINITY;
+	for (i = 0; i < n; i++) {
+		if (created_us[i] > now_us)
+			continue;
+		m++;
+		if (created_us[i] > newest)
+			newest = created_us[i];
+		if (created_us[i] >= wstart)
+			out->in_window++;
+	}
+	if (m == 0)
+		return -1;
+	out->newest_us = newest;
+	out->newest_age = (double)(now_us - newest) / DRILL_US;
+	/*
+	 * For every archive in the window, its gap is the distance to the
+	 * latest archive before it.  Quadratic, but the lists are small and
+	 * this needs neither a copy nor a sort.
+	 */
+	for (i = 0; i < n; i++) {
+		if (created_us[i] > now_us || created_us[i] < wstart)
+			continue;
+		prev = INT64_MIN;
+		for (j = 0; j < n; j++)
+			if (j != i && created_us[j] <= created_us[i] &&
+			    created_us[j] > prev &&
+			    (created_us[j] < created_us[i] || j < i))
+				prev = created_us[j];
+		if (prev == INT64_MIN)
+			continue;
+		gap = (double)(created_us[i] - prev) / DRILL_US;
+		if (gap > out->max_gap) {
+			out->max_gap = gap;
+			out->gap_from_us = prev;
+			out->gap_to_us = created_us[i];
+		}
+	}
+	out->achieved = out->newest_age > out->max_gap ? out->newest_age :
+	    out->max_gap;
+	return 0;
+}
+
+int64_t
+drill_metrics_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * DRILL_US + ts.tv_nsec / 1000;
+}
+
+double
+drill_metrics_mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+char *
+drill_metrics_iso(int64_t us, char *buf, size_t len)
+{
+	time_t t = (time_t)(us >= 0 ? us / DRILL_US : (us - DRILL_US + 1) /
+	    DRILL_US);
+	struct tm tm;
+
+	if (len == 0)
+		return buf;
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(buf, len, "?");
+	return buf;
+}
+
+/* Read exactly n digits; -1 if they are not there. */
+static int
+digits(const char **p, int n)
+{
+	int v = 0;
+
+	while (n-- > 0) {
+		if (!isdigit((unsigned char)**p))
+			return -1;
+		v = v * 10 + (**p - '0');
+		(*p)++;
+	}
+	return v;
+}
+
+int
+drill_metrics_parse_time(const char *s, int64_t *us)
+{
+	struct tm tm;
+	const char *p = s;
+	int64_t frac = 0, scale = 100000;
+	int y, mo, d, h = 0, mi = 0, sec = 0;
+	time_t t;
+
+	memset(&tm, 0, sizeof(tm));
+	if ((y = digits(&p, 4)) < 0 || *p++ != '-' ||
+	    (mo = digits(&p, 2)) < 0 || *p++ != '-' ||
+	    (d = digits(&p, 2)) < 0)
+		return -1;
+	if (*p == 'T' || *p == ' ') {
+		p++;
+		if ((h = digits(&p, 2)) < 0 || *p++ != ':' ||
+		    (mi = digits(&p, 2)) < 0)
+			return -1;
+		if (*p == ':') {
+			p++;
+			if ((sec = digits(&p, 2)) < 0)
+				return -1;
+			if (*p == '.') {
+				p++;
+				if (!isdigit((unsigned char)*p))
+					return -1;
+				while (isdigit((unsigned char)*p)) {
+					frac += (*p - '0') * scale;
+					scale /= 10;
+					p++;
+				}
+			}
+		}
+		if (*p == 'Z')
+			p++;
+		else if (strcmp(p, "+00:00") == 0)
+			p += 6;
+	}
+	if (*p != '\0' || y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 ||
+	    h > 23 || mi > 59 || sec > 60)
+		return -1;
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = sec;
+	if ((t = timegm(&tm)) == (time_t)-1)
+		return -1;
+	*us = (int64_t)t * DRILL_US + frac;
+	return 0;
+}
+
+char *
+drill_metrics_human(double secs, char *buf, size_t len)
+{
+	long long s;
+
+	if (len == 0)
+		return buf;
+	if (isnan(secs) || isinf(secs))
+		snprintf(buf, len, "never");
+	else if (secs < 0)
+		snprintf(buf, len, "-");
+	else if (secs < 1)
+		snprintf(buf, len, "%.3fs", secs);
+	else if (secs < 60)
+		snprintf(buf, len, "%.1fs", secs);
+	else {
+		s = (long long)(secs + 0.5);
+		if (s < 3600)
+			snprintf(buf, len, "%lldm%02llds", s / 60, s % 60);
+		else if (s < 86400)
+			snprintf(buf, len, "%lldh%02lldm", s / 3600,
+			    s % 3600 / 60);
+		else
+			snprintf(buf, len, "%lldd%02lldh", s / 86400,
+			    s % 86400 / 3600);
+	}
+	return buf;
+}
