@@ -171,6 +171,8 @@ drill_metrics_human(double secs, char *buf, size_t len)
 		snprintf(buf, len, "never");
 	else if (secs < 0)
 		snprintf(buf, len, "-");
+	else if (secs > 0 && secs < 0.001)
+		snprintf(buf, len, "%.0fus", secs * 1e6);
 	else if (secs < 1)
 		snprintf(buf, len, "%.3fs", secs);
 	else if (secs < 60)

@@ -327,7 +327,8 @@ drill_record_json(const struct drill_record *rec, char **text)
 
 	if (bad)
 		goto oom_o;
-	if ((*text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER)) ==
+	if ((*text = json_dumps(o, JSON_INDENT(2) |
+	    JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12))) ==
 	    NULL)
 		goto oom_o;
 	json_decref(o);

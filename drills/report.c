@@ -1246,8 +1246,8 @@ render_json(const struct model *m, FILE *f)
 	ADD(o, "never_verified", json_integer((json_int_t)m->never_verified));
 #undef ADD
 #undef APP
-	if (bad || json_dumpf(o, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER) !=
-	    0) {
+	if (bad || json_dumpf(o, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER |
+	    JSON_REAL_PRECISION(12)) != 0) {
 		json_decref(o);
 		err_set("cannot encode the report as JSON");
 		return ERR_FAIL;
