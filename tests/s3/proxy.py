@@ -279,6 +279,7 @@ class Handler(BaseHTTPRequestHandler):
                      ("x-amz-object-lock-retain-until-date", "lock_until"),
                      ("x-amz-storage-class", "storage_class"),
                      ("If-None-Match", "if_none_match"),
+                     ("Range", "range"),
                      ("Content-MD5", "content_md5"),
                      ("x-amz-content-sha256", "content_sha256")):
             if self.headers.get(h) is not None:
