@@ -51,9 +51,10 @@
 #   run_bkp_as USER ARGS.. the same, as an unprivileged USER (setpriv).
 #   expect_exit N          the last run_bkp exited N
 #   expect_fail            the last run_bkp exited non-zero
-#   expect_stdout_match RE / expect_stderr_match RE   (grep -E on the files)
+#   expect_stdout_match RE / expect_stderr_match RE   (grep -aE on the files)
 #   expect_stderr_nomatch RE / expect_stdout_nomatch RE
 #   expect_error_line RE   non-zero exit and a stderr line "bkp: ..." matching RE
+#   expect_one_line_error RE   the same, and nothing else on stderr
 #   fail MSG               fail the test now, with MSG as the reason
 #   note MSG               add a line to the test's output (shown on failure)
 #   make_dataset DIR       a sample tree: nested dirs, text, binary, empty
@@ -105,8 +106,8 @@ note() { printf '# %s\n' "$*" >&2; }
 # directory holds a sanitizer report.
 san_check() {
 	local f
-	if [ -n "${1:-}" ] && grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:|ERROR: ThreadSanitizer' "$1" 2>/dev/null; then
-		grep -E -m 5 -A 12 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$1" >&2
+	if [ -n "${1:-}" ] && grep -aqE 'ERROR: (Address|Leak)Sanitizer|runtime error:|ERROR: ThreadSanitizer' "$1" 2>/dev/null; then
+		grep -aE -m 5 -A 12 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$1" >&2
 		fail "sanitizer report in stderr of: bkp ${LAST_ARGS:-}"
 	fi
 	for f in "$BKPT_DIR"/san/*; do
@@ -167,24 +168,32 @@ expect_fail() {
 }
 
 expect_stdout_match() {
-	grep -qE -- "$1" "$BKPT_DIR/stdout" || fail "stdout of 'bkp ${LAST_ARGS:-?}' does not match /$1/"
+	grep -aqE -- "$1" "$BKPT_DIR/stdout" || fail "stdout of 'bkp ${LAST_ARGS:-?}' does not match /$1/"
 }
 expect_stderr_match() {
-	grep -qE -- "$1" "$BKPT_DIR/stderr" || fail "stderr of 'bkp ${LAST_ARGS:-?}' does not match /$1/"
+	grep -aqE -- "$1" "$BKPT_DIR/stderr" || fail "stderr of 'bkp ${LAST_ARGS:-?}' does not match /$1/"
 }
 expect_stdout_nomatch() {
-	! grep -qE -- "$1" "$BKPT_DIR/stdout" || fail "stdout of 'bkp ${LAST_ARGS:-?}' unexpectedly matches /$1/"
+	! grep -aqE -- "$1" "$BKPT_DIR/stdout" || fail "stdout of 'bkp ${LAST_ARGS:-?}' unexpectedly matches /$1/"
 }
 expect_stderr_nomatch() {
-	! grep -qE -- "$1" "$BKPT_DIR/stderr" || fail "stderr of 'bkp ${LAST_ARGS:-?}' unexpectedly matches /$1/"
+	! grep -aqE -- "$1" "$BKPT_DIR/stderr" || fail "stderr of 'bkp ${LAST_ARGS:-?}' unexpectedly matches /$1/"
 }
 
 # expect_error_line RE: a refusal "with a clear error": non-zero exit and a
-# line of the form "bkp: ..." on stderr that matches RE (case-insensitive).
+# line of the form "bkp: ..." (or "bkp COMMAND: ...") on stderr that matches
+# RE (case-insensitive).
 expect_error_line() {
 	expect_fail "${2:-}"
-	grep -E '^bkp: ' "$BKPT_DIR/stderr" | grep -qiE -- "$1" ||
+	grep -aE '^bkp( [a-z]+)?: ' "$BKPT_DIR/stderr" | grep -aqiE -- "$1" ||
 		fail "no 'bkp: ...' error line matching /$1/ on stderr of: bkp ${LAST_ARGS:-?}"
+}
+
+# expect_one_line_error RE: as expect_error_line, and stderr is that one line.
+expect_one_line_error() {
+	expect_error_line "$@"
+	[ "$(wc -l <"$BKPT_DIR/stderr")" -eq 1 ] ||
+		fail "stderr of 'bkp ${LAST_ARGS:-?}' is $(wc -l <"$BKPT_DIR/stderr") lines, expected one error line"
 }
 
 new_repo() {
@@ -313,7 +322,7 @@ outside_unchanged() {
 	outside_snapshot "$now" "$2"
 	if ! d=$(diff "$1" "$now"); then
 		printf '%s\n' "$d" | head -n 20 >&2
-		fail "something outside the target '$2' changed: $(printf '%s' "$d" | grep '^[<>]' | head -n 3 | tr '\n' ' ')"
+		fail "something outside the target '$2' changed: $(printf '%s' "$d" | grep -a '^[<>]' | head -n 3 | tr '\n' ' ')"
 	fi
 	rm -f "$now"
 }

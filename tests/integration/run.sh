@@ -77,6 +77,8 @@ run_test() {
 		trap 'exit 0' TERM
 		sleep "$timeout" &
 		wait $!
+		# Not if the test ended meanwhile (we were being stopped).
+		[ -e "$T/.harness/done" ] && exit 0
 		echo "timed out after ${timeout}s" >>"$T/.harness/reason"
 		kill -TERM -- "-$pid" 2>/dev/null
 		sleep 2
@@ -86,6 +88,7 @@ run_test() {
 	set +m
 	wait "$pid" 2>/dev/null
 	rc=$?
+	: >"$T/.harness/done"
 	kill -TERM -- "-$wd" 2>/dev/null
 	wait "$wd" 2>/dev/null
 	# Whatever the test left running in its process group goes too.

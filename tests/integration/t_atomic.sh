@@ -18,7 +18,7 @@ test_unreadable_file_exit_3() {
 	expect_exit 3 "backup with unreadable source files (as nobody)"
 	expect_stderr_match 'unreadable\.txt'
 	expect_stderr_match 'locked-dir'
-	grep -qE '^bkp: .*unreadable\.txt' "$BKPT_DIR/stderr" || grep -qE 'warning.*unreadable\.txt' "$BKPT_DIR/stderr" ||
+	grep -aqE '^bkp: .*unreadable\.txt' "$BKPT_DIR/stderr" || grep -aqE 'warning.*unreadable\.txt' "$BKPT_DIR/stderr" ||
 		fail "no warning line naming src/unreadable.txt"
 	ID=$(head -n 1 "$BKPT_DIR/stdout")
 	[[ $ID =~ ^[0-9a-f]{32}$ ]] || fail "backup with warnings printed no archive id"
@@ -75,7 +75,7 @@ test_sigkill_during_backup_leaves_no_archive() {
 		note "backup killed by SIG$sig mid-way"
 		run_bkp list -r "$REPO"
 		expect_exit 0 "list after SIG$sig"
-		[ "$(grep -c . "$BKPT_DIR/stdout")" = 1 ] || fail "list after SIG$sig shows $(grep -c . "$BKPT_DIR/stdout") archives, expected only the good one"
+		[ "$(grep -ac . "$BKPT_DIR/stdout")" = 1 ] || fail "list after SIG$sig shows $(grep -ac . "$BKPT_DIR/stdout") archives, expected only the good one"
 		expect_stdout_match "$good"
 		run_bkp list -r "$REPO" --json
 		python3 -c 'import json,sys; assert len(json.load(open(sys.argv[1]))) == 1' "$BKPT_DIR/stdout" ||
@@ -91,7 +91,7 @@ test_sigkill_during_backup_leaves_no_archive() {
 	run_bkp verify -r "$REPO" -k "$KEY" "$next"
 	expect_exit 0
 	run_bkp list -r "$REPO"
-	[ "$(grep -c . "$BKPT_DIR/stdout")" = 2 ] || fail "list after the next backup does not show 2 archives"
+	[ "$(grep -ac . "$BKPT_DIR/stdout")" = 2 ] || fail "list after the next backup does not show 2 archives"
 }
 
 # A backup reading from a FIFO we hold open keeps the repository locked; a

@@ -10,12 +10,12 @@ test_hostile_stdin_names() {
 	local name n=0 before
 	for name in '../escape' 'a/../../escape2' "$T/abs-escape" '/etc/bkp-test-must-not-exist' '..' './../escape3'; do
 		n=$((n + 1))
-		before=$(ls "$REPO/archives" | wc -l)
+		before=$(find "$REPO" -path '*archives/*' -type f | wc -l)
 		printf 'payload %s\n' "$n" | run_bkp backup -r "$REPO" --name hostile --stdin-name "$name" -
 		if [ "$(_rc)" != 0 ]; then
 			note "backup refused --stdin-name '$name'"
 			expect_error_line '.' "backup --stdin-name '$name'"
-			[ "$(ls "$REPO/archives" | wc -l)" = "$before" ] || fail "refused backup left an archive record"
+			[ "$(find "$REPO" -path '*archives/*' -type f | wc -l)" = "$before" ] || fail "refused backup left an archive record"
 			continue
 		fi
 		ID=$(head -n 1 "$BKPT_DIR/stdout")
@@ -27,7 +27,7 @@ test_hostile_stdin_names() {
 		[ ! -e /etc/bkp-test-must-not-exist ] || { rm -f /etc/bkp-test-must-not-exist; fail "restore wrote /etc/bkp-test-must-not-exist"; }
 		[ -z "$(find "rt$n" -maxdepth 1 -type f)" ] || fail "restore of '$name' wrote beside the target: $(ls "rt$n")"
 		if [ "$(_rc)" = 0 ]; then
-			grep -rqx "payload $n" "rt$n/deep" || fail "restore of a sanitized '$name' succeeded but the data is not in the target"
+			grep -arqx "payload $n" "rt$n/deep" || fail "restore of a sanitized '$name' succeeded but the data is not in the target"
 		else
 			expect_error_line '.' "restore of an archive with entry '$name'"
 		fi
@@ -90,8 +90,11 @@ test_restore_target_forms() {
 	mkdir src
 	echo hi >src/f
 	backup_id t src
-	run_bkp restore -r "$REPO" -k "$KEY" "$ID" --target new/deeper/target
+	run_bkp restore -r "$REPO" -k "$KEY" "$ID" --target newtarget
 	expect_exit 0 "restore into a target that does not exist"
+	[ "$(cat newtarget/src/f)" = hi ] || fail "file not restored into a new target"
+	run_bkp restore -r "$REPO" -k "$KEY" "$ID" --target new/deeper/target
+	expect_exit 0 "restore into a target whose parents do not exist either"
 	[ "$(cat new/deeper/target/src/f)" = hi ] || fail "file not restored into a new target"
 	mkdir real
 	ln -s real viaLink

@@ -111,17 +111,17 @@ test_list_and_archive_selection() {
 
 	run_bkp list -r "$REPO"
 	expect_exit 0
-	[ "$(grep -c . "$BKPT_DIR/stdout")" -eq 3 ] || fail "list shows $(grep -c . "$BKPT_DIR/stdout") lines, expected 3"
+	[ "$(grep -ac . "$BKPT_DIR/stdout")" -eq 3 ] || fail "list shows $(grep -ac . "$BKPT_DIR/stdout") lines, expected 3"
 	local id
 	for id in "$a1" "$a3" "$b2"; do
-		grep "$id" "$BKPT_DIR/stdout" | grep -qE '20[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}' ||
+		grep -a "$id" "$BKPT_DIR/stdout" | grep -aqE '20[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}' ||
 			fail "list line of $id lacks the id or a UTC ISO 8601 creation time"
 	done
-	grep "$a1" "$BKPT_DIR/stdout" | grep -qw a || fail "list line of $a1 lacks its name"
-	grep "$b2" "$BKPT_DIR/stdout" | grep -qw b || fail "list line of $b2 lacks its name"
+	grep -a "$a1" "$BKPT_DIR/stdout" | grep -aqw a || fail "list line of $a1 lacks its name"
+	grep -a "$b2" "$BKPT_DIR/stdout" | grep -aqw b || fail "list line of $b2 lacks its name"
 	run_bkp list -r "$REPO" --name a
 	expect_exit 0
-	[ "$(grep -c . "$BKPT_DIR/stdout")" -eq 2 ] || fail "list --name a shows $(grep -c . "$BKPT_DIR/stdout") lines, expected 2"
+	[ "$(grep -ac . "$BKPT_DIR/stdout")" -eq 2 ] || fail "list --name a shows $(grep -ac . "$BKPT_DIR/stdout") lines, expected 2"
 	expect_stdout_nomatch "$b2"
 	run_bkp list -r "$REPO" --json
 	python3 - "$BKPT_DIR/stdout" "$a1" "$a3" "$b2" <<'EOF' || fail "list --json is wrong"
@@ -160,7 +160,7 @@ test_partial_restore_include() {
 	expect_exit 0
 	# src/docs itself is not matched by 'src/docs/*': its metadata may differ.
 	tree_equal --ignore-root src/docs r/src/docs
-	[ "$(ls -A r/src)" = docs ] || fail "--include 'src/docs/*' also restored: $(ls -A r/src | grep -vx docs | tr '\n' ' ')"
+	[ "$(ls -A r/src)" = docs ] || fail "--include 'src/docs/*' also restored: $(ls -A r/src | grep -avx docs | tr '\n' ' ')"
 	# A directory pattern matches everything below it; patterns add up.
 	run_bkp restore -r "$REPO" -k "$KEY" "$ID" --target r2 --include src/data/deep --include 'src/bin/*.sh'
 	expect_exit 0
@@ -210,7 +210,7 @@ test_both_ciphers() {
 		run_bkp verify -r "$T/repo-$c" -k "$KEY" --all
 		expect_exit 0 "verify ($c)"
 	done
-	if grep -qw aes /proc/cpuinfo && grep -qw pclmulqdq /proc/cpuinfo; then
+	if grep -aqw aes /proc/cpuinfo && grep -aqw pclmulqdq /proc/cpuinfo; then
 		backup_id auto src
 		[ "$(record_get "$ID" "r['cipher']")" = aes256gcm ] ||
 			fail "cipher auto on an AES-NI CPU gave '$(record_get "$ID" "r['cipher']")'"

@@ -31,7 +31,7 @@ EOF
 # archive (its id, or at least its first 8 hex digits).
 expect_corrupt() {
 	expect_exit 1 "$1"
-	grep -E '^bkp: ' "$BKPT_DIR/stderr" | grep -q "${ID:0:8}" ||
+	grep -aE '^bkp( [a-z]+)?: ' "$BKPT_DIR/stderr" | grep -aq "${ID:0:8}" ||
 		fail "no 'bkp: ...' line naming archive ${ID:0:8} for $1"
 }
 
