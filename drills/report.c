@@ -1222,8 +1222,8 @@ render_json(const struct model *m, FILE *f)
 		    r->v_mismatches));
 		ADD(x, "hooks", y = json_array());
 		for (j = 0; y != NULL && j < r->nhooks; j++)
-			APP(y, json_pack("{s:s,s:b,s:i,s:b}", "command",
-			    r->hooks[j].command, "passed",
+			APP(y, json_pack("{s:I,s:b,s:i,s:b}", "hook",
+			    (json_int_t)(j + 1), "passed",
 			    r->hooks[j].passed, "exit_code",
 			    r->hooks[j].exit_code, "timed_out",
 			    r->hooks[j].timed_out));

@@ -10,9 +10,9 @@
  * integrity, drill history (with an inline SVG chart of RTO and RPO
  * against the objectives), the drill-record chain, and a mapping to the
  * HIPAA Security Rule.  Rendered from records only: dataset names, ids,
- * sizes, hashes and timings, never file names or contents (hook output is
- * left out too).  Every string taken from a record is escaped for the
- * output format.  Contents: docs/DRILLS.md.
+ * sizes, hashes and timings, never file names or contents (hook output
+ * and hook commands are left out).  Every string taken from a record is
+ * escaped for the output format.  Contents: docs/DRILLS.md.
  */
 
 struct repo_archive;
