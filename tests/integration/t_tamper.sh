@@ -283,3 +283,51 @@ test_wrong_passphrase_exit_12() {
 		expect_exit 12 "verify with a wrong passphrase from BKP_PASSPHRASE_FILE"
 	) || exit 1
 }
+
+# Someone who can write to the repository swaps or adds recipients in its
+# config: the backup host (which pinned the config) refuses, and in no case
+# can the attacker's key read a later backup.
+test_swapped_recipients_refused() {
+	new_repo
+	mkdir src
+	echo 'patient data' >src/f
+	backup_id before src
+	run_bkp keygen "$T/evil"
+	expect_exit 0
+	run_bkp init -r "$T/repo-evil" --recipient "$T/evil.pub"
+	expect_exit 0
+	cp "$REPO/config" config.orig
+	local how n
+	for how in swap add replace; do
+		cp config.orig "$REPO/config"
+		python3 - "$REPO/config" "$T/repo-evil/config" "$how" <<'PY'
+import json, os, sys
+p, evilp, how = sys.argv[1:4]
+c, e = json.load(open(p)), json.load(open(evilp))
+if how == "swap":
+    c["recipients"] = e["recipients"]
+elif how == "add":
+    c["recipients"] = c["recipients"] + e["recipients"]
+else:
+    c = e
+os.chmod(p, 0o644)
+json.dump(c, open(p, "w"), indent=2)
+PY
+		n=$(find "$REPO" -path '*archives/*' -type f | wc -l)
+		run_bkp backup -r "$REPO" --name after src
+		if [ "$(_rc)" = 0 ]; then
+			local id
+			id=$(head -n 1 "$BKPT_DIR/stdout")
+			run_bkp restore -r "$REPO" -k "$T/evil" "$id" --target "evil-$how"
+			[ "$(_rc)" != 0 ] && [ ! -e "evil-$how/src/f" ] ||
+				fail "after the config's recipients were changed ($how), the attacker's key restores a new backup"
+			[ "$how" = replace ] || fail "backup accepted a config whose recipients were changed ($how)"
+		else
+			expect_error_line 'config|recipient|pin' "backup with recipients changed ($how)"
+			[ "$(find "$REPO" -path '*archives/*' -type f | wc -l)" = "$n" ] ||
+				fail "refused backup ($how) left an archive record"
+		fi
+	done
+	cp config.orig "$REPO/config"
+	backup_id restored src
+}
