@@ -42,6 +42,7 @@ cli_init(struct cli *c, const char *cmd)
 
 	memset(c, 0, sizeof(*c));
 	c->cmd = cmd;
+	opterr = 0;    /* cli_bad_option() reports, once */
 	c->progress = -1;
 	c->sopts.path_style = -1;
 	if ((s = getenv("BKP_REPOSITORY")) != NULL && *s != '\0')
@@ -172,7 +173,7 @@ cli_usage_error(const struct cli *c, const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "bkp %s: ", c->cmd);
+	fprintf(stderr, "bkp: ");
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
@@ -352,4 +353,17 @@ cli_print_json(json_t *j)
 	json_dumpf(j, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
 	fputc('\n', stdout);
 	json_decref(j);
+}
+
+int
+cli_bad_option(const struct cli *c, char **argv)
+{
+	const char *arg = optind > 0 ? argv[optind - 1] : "?";
+
+	if (optopt != 0 && strchr(CLI_SHORTOPTS, optopt) != NULL)
+		return cli_usage_error(c, "option '-%c' needs a value", optopt);
+	if (strncmp(arg, "--", 2) == 0 || optopt == 0)
+		return cli_usage_error(c, "unknown option or missing value: "
+		    "'%s'", arg);
+	return cli_usage_error(c, "unknown option '-%c'", optopt);
 }

@@ -62,6 +62,10 @@ int cli_error(const struct cli *c, int status);
 int cli_usage_error(const struct cli *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* cli_bad_option(c, argv): after getopt_long returned '?' (or anything the
+ * command does not know): report the offending option, return 2. */
+int cli_bad_option(const struct cli *c, char **argv);
+
 /* cli_open_repo(c, &r): open c->repo; on failure print and return the exit
  * code (10 if there is no repository), else 0. */
 int cli_open_repo(struct cli *c, struct repo **r);

@@ -136,7 +136,7 @@ cmd_backup(int argc, char **argv)
 			}
 			break;
 		default:
-			rc = cli_usage_error(&c, "unknown option");
+			rc = cli_bad_option(&c, argv);
 			goto done;
 		}
 	}
@@ -180,7 +180,7 @@ cmd_backup(int argc, char **argv)
 	}
 	if ((rc = cli_open_repo(&c, &r)) != 0)
 		goto done;
-	if ((x = pin_check(repo_config(r)->id, repo_config(r)->hash,
+	if ((x = pin_check(c.repo, repo_config(r)->id, repo_config(r)->hash,
 	    &created)) != ERR_OK) {
 		rc = cli_error(&c, x);
 		goto done;

@@ -92,7 +92,7 @@ cmd_init(int argc, char **argv)
 			}
 			break;
 		default:
-			rc = cli_usage_error(&c, "unknown option");
+			rc = cli_bad_option(&c, argv);
 			goto done;
 		}
 	}
@@ -120,7 +120,7 @@ cmd_init(int argc, char **argv)
 		rc = cli_error(&c, x);
 		goto done;
 	}
-	if ((x = pin_check(cfg.id, cfg.hash, &created)) != ERR_OK) {
+	if ((x = pin_check(c.repo, cfg.id, cfg.hash, &created)) != ERR_OK) {
 		rc = cli_error(&c, x);
 		goto done;
 	}

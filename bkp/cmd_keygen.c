@@ -62,7 +62,7 @@ cmd_keygen(int argc, char **argv)
 				goto done;
 			}
 		} else {
-			rc = cli_usage_error(&c, "unknown option");
+			rc = cli_bad_option(&c, argv);
 			goto done;
 		}
 	}

@@ -71,7 +71,7 @@ cmd_list(int argc, char **argv)
 		} else if (ch == 'n')
 			name = optarg;
 		else {
-			rc = cli_usage_error(&c, "unknown option");
+			rc = cli_bad_option(&c, argv);
 			goto done;
 		}
 	}

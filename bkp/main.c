@@ -8,6 +8,8 @@
 
 #include <curl/curl.h>
 
+#include "cmd_drill.h"
+#include "cmd_report.h"
 #include "cmds.h"
 #include "crypto.h"
 #include "err.h"
@@ -25,6 +27,8 @@ static const struct cmd cmds[] = {
 	{ "list", cmd_list, "list archives" },
 	{ "restore", cmd_restore, "restore an archive, whole or in part" },
 	{ "verify", cmd_verify, "check archives, with or without a key" },
+	{ "drill", cmd_drill, "restore drill: restore, validate, time RTO/RPO" },
+	{ "report", cmd_report, "integrity and drill report for auditors" },
 	{ NULL, NULL, NULL }
 };
 

@@ -58,6 +58,9 @@ struct istream {
 	struct rworker *workers;
 	int nworkers;
 	struct istream_stats stats;
+	int full;            /* plan is every chunk in order: hash the object */
+	crypto_generichash_state hstate;
+	uint64_t hashed;     /* object bytes hashed */
 };
 
 /* Decrypt and decompress one chunk into s->plain. */
@@ -269,6 +272,13 @@ istream_new(struct storage *st, const char *key, const struct obj_header *h,
 		}
 		w->started = 1;
 	}
+	is->full = nplan == nchunks;
+	for (i = 0; is->full && i < nplan; i++)
+		if (plan[i].index != i)
+			is->full = 0;
+	crypto_generichash_init(&is->hstate, NULL, 0, 32);
+	crypto_generichash_update(&is->hstate, is->hdr, OBJ_HEADER);
+	is->hashed = OBJ_HEADER;
 	pthread_mutex_lock(&is->mtx);
 	refill(is);
 	pthread_mutex_unlock(&is->mtx);
@@ -307,10 +317,25 @@ istream_next(struct istream *is, const uint8_t **buf, size_t *len,
 		return s->status;
 	}
 	is->held = 1;
+	if (is->full) {
+		crypto_generichash_update(&is->hstate, s->sealed,
+		    (size_t)is->plan[s->plan_idx].sealed_len + 4);
+		is->hashed += (uint64_t)is->plan[s->plan_idx].sealed_len + 4;
+	}
 	*buf = s->plain;
 	*len = s->plain_len;
 	*index = is->plan[s->plan_idx].index;
 	return 1;
+}
+
+int
+istream_object_hash(struct istream *is, uint8_t hash[32], uint64_t *size)
+{
+	if (!is->full || is->next_out != is->nplan)
+		return -1;
+	crypto_generichash_final(&is->hstate, hash, 32);
+	*size = is->hashed;
+	return 0;
 }
 
 void
@@ -369,6 +394,7 @@ struct seqread {
 	ZSTD_DCtx *dctx;
 	uint8_t *frame, *zbuf, *plain;
 	size_t plain_len, plain_pos;
+	crypto_generichash_state hstate;
 };
 
 int
@@ -401,6 +427,8 @@ seqread_open(struct storage *st, const char *key, const struct obj_header *h,
 		goto fail;
 	}
 	memcpy(sr->subkey, subkey, 32);
+	crypto_generichash_init(&sr->hstate, NULL, 0, 32);
+	crypto_generichash_update(&sr->hstate, sr->hdr, OBJ_HEADER);
 	*out = sr;
 	return ERR_OK;
 fail:
@@ -445,6 +473,7 @@ seq_next_chunk(struct seqread *sr)
 		err_prefix("'%s': ", sr->key);
 		return rc;
 	}
+	crypto_generichash_update(&sr->hstate, sr->frame, (size_t)len + 4);
 	sr->off += 4 + (uint64_t)len;
 	sr->index++;
 	sr->plain_pos = 0;
@@ -482,6 +511,15 @@ uint64_t
 seqread_object_size(const struct seqread *sr)
 {
 	return sr->size;
+}
+
+int
+seqread_hash(struct seqread *sr, uint8_t hash[32])
+{
+	if (!sr->eof || sr->plain_pos != sr->plain_len)
+		return -1;
+	crypto_generichash_final(&sr->hstate, hash, 32);
+	return 0;
 }
 
 void

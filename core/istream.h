@@ -53,6 +53,13 @@ int istream_new(struct storage *st, const char *key,
 int istream_next(struct istream *is, const uint8_t **buf, size_t *len,
     uint64_t *index);
 
+/*
+ * istream_object_hash(is, hash, &size): when the plan was every chunk in
+ * order and all were returned, the BLAKE2b-256 and size of the whole object
+ * as read.  -1 otherwise.  Call once.
+ */
+int istream_object_hash(struct istream *is, uint8_t hash[32], uint64_t *size);
+
 /* istream_stats(is, &st): counters so far. */
 void istream_stats(struct istream *is, struct istream_stats *st);
 
@@ -74,6 +81,10 @@ int seqread_read(struct seqread *sr, uint8_t *buf, size_t len, size_t *got);
 
 /* seqread_object_size(sr): the object's size in bytes. */
 uint64_t seqread_object_size(const struct seqread *sr);
+
+/* seqread_hash(sr, hash): after the whole object was read, its
+ * BLAKE2b-256; -1 before that.  Call once. */
+int seqread_hash(struct seqread *sr, uint8_t hash[32]);
 
 /* seqread_free(sr): NULL ok. */
 void seqread_free(struct seqread *sr);

@@ -176,6 +176,16 @@ manifest_next(struct manifest_reader *mr, json_t **rec, const char **type)
 	return 1;
 }
 
+int
+manifest_reader_hash(struct manifest_reader *mr, uint8_t hash[32],
+    uint64_t *size)
+{
+	if (!mr->eof || mr->pos != mr->len)
+		return -1;
+	*size = seqread_object_size(mr->sr);
+	return seqread_hash(mr->sr, hash);
+}
+
 void
 manifest_reader_free(struct manifest_reader *mr)
 {

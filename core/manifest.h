@@ -63,6 +63,11 @@ int manifest_reader_open(struct storage *st, const char *key, int cipher,
 int manifest_next(struct manifest_reader *mr, json_t **rec,
     const char **type);
 
+/* manifest_reader_hash(mr, hash, &size): after manifest_next returned 0,
+ * the BLAKE2b-256 and size of the manifest object; -1 before. */
+int manifest_reader_hash(struct manifest_reader *mr, uint8_t hash[32],
+    uint64_t *size);
+
 /* manifest_reader_free(mr): NULL ok. */
 void manifest_reader_free(struct manifest_reader *mr);
 

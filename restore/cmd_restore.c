@@ -99,7 +99,7 @@ cmd_restore(int argc, char **argv)
 			o.overwrite = 1;
 			break;
 		default:
-			rc = cli_usage_error(&c, "unknown option");
+			rc = cli_bad_option(&c, argv);
 			goto done;
 		}
 	}

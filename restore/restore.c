@@ -73,6 +73,19 @@ struct rs {
 	int feed_status;
 	double t_wait;
 
+	struct need {
+		char *target;       /* hard link target outside the selection */
+		char *alias;        /* first selected link to it */
+		size_t seq;
+		int done;           /* target's data written at alias */
+	} *needed;
+	size_t nneeded, capneeded;
+	struct dirtime {
+		char *path;
+		struct timespec ts[2];
+	} *dirs;                    /* pre-existing directories (overwrite) */
+	size_t ndirs, capdirs;
+
 	struct manifest_reader *lock; /* lockstep reader */
 	uint8_t *buf;
 	double last_progress;
@@ -131,6 +144,82 @@ selected(const struct restore_opts *o, const char *path)
 		}
 	}
 	return 0;
+}
+
+static int
+cmp_need(const void *a, const void *b)
+{
+	const struct need *x = a, *y = b;
+	int c = strcmp(x->target, y->target);
+
+	return c != 0 ? c : x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* The needed-target entry for path, if any (after add_needed sorted). */
+static struct need *
+find_need(const struct rs *r, const char *path)
+{
+	size_t lo = 0, hi = r->nneeded, mid;
+	int c;
+
+	while (lo < hi) {
+		mid = (lo + hi) / 2;
+		c = strcmp(path, r->needed[mid].target);
+		if (c == 0)
+			return &r->needed[mid];
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
+/* Is path part of what is read: selected, or a needed link target? */
+static int
+want(const struct rs *r, const char *path)
+{
+	return selected(r->o, path) || find_need(r, path) != NULL;
+}
+
+/* Remember a hard link target the selection lacks: its data will be
+ * written at the first selected link (alias), and the other links made to
+ * that. */
+static int
+need_target(struct rs *r, const char *target, const char *link)
+{
+	struct need *n;
+
+	if (selected(r->o, target))
+		return ERR_OK;
+	if (r->nneeded == r->capneeded) {
+		r->capneeded = r->capneeded ? r->capneeded * 2 : 16;
+		if ((n = realloc(r->needed, r->capneeded * sizeof(*n))) ==
+		    NULL)
+			goto nomem;
+		r->needed = n;
+	}
+	n = &r->needed[r->nneeded];
+	memset(n, 0, sizeof(*n));
+	n->seq = r->nneeded;
+	if ((n->target = strdup(target)) == NULL ||
+	    (n->alias = strdup(link)) == NULL) {
+		free(n->target);
+		goto nomem;
+	}
+	r->nneeded++;
+	return ERR_OK;
+nomem:
+	err_set("out of memory");
+	return ERR_FAIL;
+}
+
+static int
+cmp_range(const void *a, const void *b)
+{
+	const struct range *x = a, *y = b;
+
+	return x->o < y->o ? -1 : x->o > y->o;
 }
 
 static int
@@ -219,6 +308,9 @@ check_end_record(struct rs *r, json_t *j)
 	v = json_object_get(j, "data_blake2b");
 	if (!json_is_string(v) || util_unhex(json_string_value(v), hash, 32))
 		goto bad;
+	if (r->nchunks == 0 || r->chunks[r->nchunks - 1].offset + 4 +
+	    r->chunks[r->nchunks - 1].sealed_len != r->a->data_size)
+		goto bad;
 	if (chunks != r->a->chunks || chunks != r->nchunks ||
 	    size != r->a->data_size || files != r->a->files ||
 	    bytes != r->a->bytes || memcmp(hash, r->a->data_hash, 32) != 0)
@@ -293,6 +385,10 @@ scan_manifest(struct rs *r)
 					rc = add_range(r, f.o, f.e);
 					r->sel_bytes += f.size;
 					r->sel_files++;
+					if (rc == ERR_OK && f.type ==
+					    MF_HARDLINK && r->o->ninclude > 0)
+						rc = need_target(r, f.link,
+						    f.path);
 				}
 				manifest_file_release(&f);
 			}
@@ -309,6 +405,19 @@ scan_manifest(struct rs *r)
 		err_set("manifest of archive %s is incomplete", r->a->id);
 		rc = ERR_CORRUPT;
 	}
+	if (rc == 0) {
+		uint8_t hash[32];
+		uint64_t size;
+
+		if (manifest_reader_hash(mr, hash, &size) != 0 ||
+		    size != r->a->manifest_size ||
+		    memcmp(hash, r->a->manifest_hash, 32) != 0) {
+			err_set("object '%s' does not match the size and "
+			    "BLAKE2b-256 in its record (damaged or tampered)",
+			    r->mkey);
+			rc = ERR_CORRUPT;
+		}
+	}
 	manifest_reader_free(mr);
 	if (rc < 0) {
 		if (rc == ERR_CORRUPT)
@@ -320,6 +429,77 @@ scan_manifest(struct rs *r)
 		    r->a->id);
 		return ERR_CORRUPT;
 	}
+	return ERR_OK;
+}
+
+/* Add the ranges of hard link targets the selection lacks, so that the
+ * links can be made; the targets are restored too. */
+static int
+add_needed(struct rs *r)
+{
+	struct manifest_reader *mr = NULL;
+	struct range *nr;
+	struct mfile f;
+	const char *t;
+	json_t *j;
+	size_t k, w;
+	int rc;
+
+	if (r->nneeded == 0)
+		return ERR_OK;
+	/* Sort by target, first link first, and keep one per target. */
+	qsort(r->needed, r->nneeded, sizeof(*r->needed), cmp_need);
+	for (k = 1, w = 0; k < r->nneeded; k++) {
+		if (strcmp(r->needed[k].target, r->needed[w].target) == 0) {
+			free(r->needed[k].target);
+			free(r->needed[k].alias);
+		} else
+			r->needed[++w] = r->needed[k];
+	}
+	r->nneeded = w + 1;
+	if ((rc = manifest_reader_open(r->sto, r->mkey, r->a->cipher,
+	    r->keys + 64, r->id, &mr)) != ERR_OK)
+		return rc;
+	while ((rc = manifest_next(mr, &j, &t)) == 1) {
+		if (strcmp(t, "file") == 0 &&
+		    (rc = manifest_file_decode(j, &f)) == ERR_OK) {
+			if (!selected(r->o, f.path) && want(r, f.path)) {
+				if (r->nranges == r->capranges) {
+					r->capranges = r->capranges * 2 + 16;
+					nr = realloc(r->ranges, r->capranges *
+					    sizeof(*nr));
+					if (nr == NULL) {
+						manifest_file_release(&f);
+						json_decref(j);
+						err_set("out of memory");
+						rc = ERR_FAIL;
+						break;
+					}
+					r->ranges = nr;
+				}
+				r->ranges[r->nranges].o = f.o;
+				r->ranges[r->nranges++].e = f.e;
+				r->sel_bytes += f.size;
+			}
+			manifest_file_release(&f);
+		}
+		json_decref(j);
+		if (rc < 0)
+			break;
+	}
+	manifest_reader_free(mr);
+	if (rc < 0)
+		return rc;
+	qsort(r->ranges, r->nranges, sizeof(*r->ranges), cmp_range);
+	for (k = 1, w = 0; k < r->nranges; k++) {
+		if (r->ranges[k].o <= r->ranges[w].e) {
+			if (r->ranges[k].e > r->ranges[w].e)
+				r->ranges[w].e = r->ranges[k].e;
+		} else
+			r->ranges[++w] = r->ranges[k];
+	}
+	if (r->nranges > 0)
+		r->nranges = w + 1;
 	return ERR_OK;
 }
 
@@ -448,7 +628,7 @@ next_expected(struct rs *r, struct mfile *f)
 		json_decref(j);
 		if (rc != ERR_OK)
 			return rc;
-		if (selected(r->o, f->path))
+		if (want(r, f->path))
 			return 1;
 		manifest_file_release(f);
 	}
@@ -531,6 +711,52 @@ copy_entry(struct rs *r, struct archive *ar, struct archive *aw,
 	return ERR_OK;
 }
 
+/* libarchive leaves the times of directories that already exist alone
+ * (made earlier by this restore for a deeper entry, or there before): like
+ * tar, set them to the archived ones at the end. */
+static int
+remember_dir(struct rs *r, const char *path, struct archive_entry *e)
+{
+	struct dirtime *d;
+	struct stat sb;
+
+	if (archive_entry_filetype(e) != AE_IFDIR || lstat(path, &sb) != 0 ||
+	    !S_ISDIR(sb.st_mode))
+		return ERR_OK;
+	if (r->ndirs == r->capdirs) {
+		r->capdirs = r->capdirs ? r->capdirs * 2 : 64;
+		if ((d = realloc(r->dirs, r->capdirs * sizeof(*d))) == NULL)
+			goto nomem;
+		r->dirs = d;
+	}
+	d = &r->dirs[r->ndirs];
+	if ((d->path = strdup(path)) == NULL)
+		goto nomem;
+	d->ts[0].tv_sec = archive_entry_atime(e);
+	d->ts[0].tv_nsec = archive_entry_atime_nsec(e);
+	d->ts[1].tv_sec = archive_entry_mtime(e);
+	d->ts[1].tv_nsec = archive_entry_mtime_nsec(e);
+	if (!archive_entry_atime_is_set(e))
+		d->ts[0] = d->ts[1];
+	r->ndirs++;
+	return ERR_OK;
+nomem:
+	err_set("out of memory");
+	return ERR_FAIL;
+}
+
+static void
+fix_dir_times(struct rs *r)
+{
+	size_t i;
+
+	for (i = r->ndirs; i > 0; i--)
+		if (utimensat(AT_FDCWD, r->dirs[i - 1].path, r->dirs[i - 1].ts,
+		    AT_SYMLINK_NOFOLLOW) != 0)
+			warnf(r, "cannot set the times of '%s': %s",
+			    r->dirs[i - 1].path, strerror(errno));
+}
+
 /* Should an existing file block this entry? */
 static int
 blocked_by_existing(const char *path, struct archive_entry *e)
@@ -540,6 +766,33 @@ blocked_by_existing(const char *path, struct archive_entry *e)
 	if (lstat(path, &sb) != 0)
 		return 0;
 	return !(S_ISDIR(sb.st_mode) && archive_entry_filetype(e) == AE_IFDIR);
+}
+
+/*
+ * Partial restores: a selected hard link whose target is not selected gets
+ * the target's data (the target entry is renamed to the first such link);
+ * the other links point at that one; the first link's own entry is then
+ * skipped.  *path and *hl are updated to the entry's new names.
+ */
+static int
+alias_entry(struct rs *r, struct archive_entry *e, const char **path,
+    const char **hl, int *skip)
+{
+	struct need *n;
+
+	if (!selected(r->o, *path) && (n = find_need(r, *path)) != NULL) {
+		archive_entry_copy_pathname(e, n->alias);
+		n->done = 1;
+	} else if (*hl != NULL && (n = find_need(r, *hl)) != NULL &&
+	    n->done) {
+		if (strcmp(*path, n->alias) == 0)
+			*skip = 1;
+		else
+			archive_entry_copy_hardlink(e, n->alias);
+	}
+	*path = archive_entry_pathname(e);
+	*hl = archive_entry_hardlink(e);
+	return *path == NULL ? ERR_CORRUPT : ERR_OK;
 }
 
 /* Restore or check one tar entry against its manifest record. */
@@ -568,7 +821,12 @@ one_entry(struct rs *r, struct archive *ar, struct archive *aw,
 		goto done;
 	}
 	hl = archive_entry_hardlink(e);
-	if (!path_safe(path) || (hl != NULL && !path_safe(hl))) {
+	if (r->nneeded > 0 && (rc = alias_entry(r, e, &path, &hl, &skip)) !=
+	    ERR_OK)
+		goto done;
+	if (skip) {
+		/* already written as its target's data */
+	} else if (!path_safe(path) || (hl != NULL && !path_safe(hl))) {
 		warnf(r, "refusing unsafe path '%s'", path);
 		r->refused++;
 		skip = 1;
@@ -578,6 +836,8 @@ one_entry(struct rs *r, struct archive *ar, struct archive *aw,
 		    path);
 		r->refused++;
 		skip = 1;
+	} else if (aw != NULL && (rc = remember_dir(r, path, e)) != ERR_OK) {
+		goto done;
 	} else if (aw != NULL && archive_write_header(aw, e) < ARCHIVE_WARN) {
 		warnf(r, "cannot restore '%s': %s", path,
 		    archive_error_string(aw));
@@ -663,6 +923,7 @@ run_tar(struct rs *r)
 	if (aw != NULL && archive_write_close(aw) != ARCHIVE_OK)
 		warnf(r, "cannot set directory metadata: %s",
 		    archive_error_string(aw));
+	fix_dir_times(r);
 	rc = ERR_OK;
 done:
 	if (aw != NULL)
@@ -771,6 +1032,16 @@ open_keys(struct rs *r, const struct keys_secret *sk)
 static void
 rs_release(struct rs *r)
 {
+	size_t i;
+
+	for (i = 0; i < r->nneeded; i++) {
+		free(r->needed[i].target);
+		free(r->needed[i].alias);
+	}
+	free(r->needed);
+	for (i = 0; i < r->ndirs; i++)
+		free(r->dirs[i].path);
+	free(r->dirs);
 	istream_free(r->is);
 	manifest_reader_free(r->lock);
 	free(r->chunks);
@@ -791,12 +1062,12 @@ enter_target(const char *target, int *saved)
 		    strerror(errno));
 		return ERR_FAIL;
 	}
-	if (mkdir(target, 0700) != 0 && errno != EEXIST) {
+	if (util_mkdirs(target, 0700) != 0) {
 		err_set("cannot create target '%s': %s", target,
 		    strerror(errno));
 		return ERR_FAIL;
 	}
-	if (lstat(target, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+	if (stat(target, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
 		err_set("target '%s' is not a directory", target);
 		return ERR_USAGE;
 	}
@@ -836,7 +1107,7 @@ restore_run(struct repo *repo, const struct repo_archive *a,
 		    r.plain_total)) != ERR_OK)
 			goto done;
 	}
-	if ((rc = make_plan(&r)) != ERR_OK)
+	if ((rc = add_needed(&r)) != ERR_OK || (rc = make_plan(&r)) != ERR_OK)
 		goto done;
 	if ((rc = manifest_reader_open(r.sto, r.mkey, a->cipher, r.keys + 64,
 	    r.id, &r.lock)) != ERR_OK)
@@ -858,8 +1129,35 @@ restore_run(struct repo *repo, const struct repo_archive *a,
 		goto done;
 	tx = util_mono();
 	rc = r.content == OBJ_CONTENT_RAW ? run_raw(&r) : run_tar(&r);
+	/* The tar reader stops at the end-of-archive blocks: authenticate
+	 * the planned chunks it did not need too. */
+	while (rc == ERR_OK) {
+		const uint8_t *b;
+		size_t bl;
+		uint64_t bi;
+		int x = istream_next(r.is, &b, &bl, &bi);
+
+		if (x == 0)
+			break;
+		if (x < 0)
+			rc = x;
+	}
 	st->t_extract = util_mono() - tx - r.t_wait;
 	progress(&r, 1);
+	if (rc == ERR_OK) {
+		uint8_t hash[32];
+		uint64_t size;
+
+		/* A whole read also proves the record's hash of the object. */
+		if (istream_object_hash(r.is, hash, &size) == 0 &&
+		    (size != a->data_size ||
+		    memcmp(hash, a->data_hash, 32) != 0)) {
+			err_set("archive %s: object '%s' does not match the "
+			    "BLAKE2b-256 in its record (damaged or tampered)",
+			    a->id, r.dkey);
+			rc = ERR_CORRUPT;
+		}
+	}
 	if (rc == ERR_OK && r.refused > 0) {
 		err_set("%llu entr%s not restored (see above)",
 		    (unsigned long long)r.refused, r.refused == 1 ? "y" : "ies");

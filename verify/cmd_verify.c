@@ -97,7 +97,7 @@ cmd_verify(int argc, char **argv)
 		} else if (ch == 'a')
 			all = 1;
 		else {
-			rc = cli_usage_error(&c, "unknown option");
+			rc = cli_bad_option(&c, argv);
 			goto done;
 		}
 	}
