@@ -185,7 +185,8 @@ restore_word(int rc)
 /* Run the hooks in the restored tree; failures go into rec. */
 static int
 run_hooks(struct drill_ctx *ctx, const struct repo_archive *a,
-    const struct drill_target *t, const char *dir, struct drill_record *rec)
+    const struct drill_target *t, const char *dir, int notify_fd,
+    struct drill_record *rec)
 {
 	char *env[4] = { NULL, NULL, NULL, NULL };
 	size_t i, n;
@@ -211,7 +212,7 @@ run_hooks(struct drill_ctx *ctx, const struct repo_archive *a,
 		n = i + 1;
 		rec->nhooks = n;
 		if (drill_hook_run(t->hooks[i], dir, (const char *const *)env,
-		    t->hook_timeout, h) != ERR_OK) {
+		    t->hook_timeout, notify_fd, h) != ERR_OK) {
 			snprintf(ctx->detail, sizeof(ctx->detail), "%s",
 			    err_get());
 			if (drill_record_fail(rec, "hook %zu could not be "
@@ -265,7 +266,7 @@ drill_run(struct drill_ctx *ctx, const struct repo_archive *a,
 {
 	struct restore_opts ro;
 	struct restore_stats st, vst;
-	struct drill_scratch sc = { NULL, NULL, -1 };
+	struct drill_scratch sc = { NULL, NULL, -1, -1, 0 };
 	double t0 = drill_metrics_mono(), t1;
 	char h1[32], h2[32];
 	int rc, restored = 0, validated = 0;
@@ -376,7 +377,8 @@ drill_run(struct drill_ctx *ctx, const struct repo_archive *a,
 	}
 
 	/* 4. The user's hooks, only on data that checked out. */
-	if (validated && run_hooks(ctx, a, t, sc.data, rec) != ERR_OK)
+	if (validated && run_hooks(ctx, a, t, sc.data,
+	    drill_scratch_notify_fd(&sc), rec) != ERR_OK)
 		goto oom;
 	if (!validated && t->nhooks > 0 &&
 	    drill_record_fail(rec, "hooks not run: nothing valid to run "

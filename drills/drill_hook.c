@@ -45,7 +45,7 @@ child(const char *cmd, const char *cwd, const char *const *env, int wfd)
 
 int
 drill_hook_run(const char *cmd, const char *cwd, const char *const *env,
-    double timeout, struct drill_hook_result *res)
+    double timeout, int notify_fd, struct drill_hook_result *res)
 {
 	char *out = NULL;
 	size_t outlen = 0, kept = DRILL_HOOK_OUTPUT_MAX - 1;
@@ -77,6 +77,8 @@ drill_hook_run(const char *cmd, const char *cwd, const char *const *env,
 	if (pid == 0)
 		child(cmd, cwd, env, fds[1]);
 	setpgid(pid, pid);    /* also here: no race with the kill below */
+	if (notify_fd >= 0)
+		dprintf(notify_fd, "pgid %ld\n", (long)pid);
 	close(fds[1]);
 	fds[1] = -1;
 	deadline = t0 + timeout;
@@ -130,6 +132,8 @@ drill_hook_run(const char *cmd, const char *cwd, const char *const *env,
 	}
 	/* Nothing the hook started may outlive it. */
 	kill(-pid, SIGKILL);
+	if (notify_fd >= 0)
+		dprintf(notify_fd, "pgid 0\n");
 	res->seconds = drill_metrics_mono() - t0;
 	if (WIFEXITED(status))
 		res->exit_code = WEXITSTATUS(status);

@@ -1,12 +1,14 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "drill_scratch.h"
@@ -144,6 +146,113 @@ drill_scratch_sweep(const char *base, uint64_t *nwiped)
 	return rc;
 }
 
+/*
+ * The guardian: reads "pgid N" and "keep" lines from the drill; at end of
+ * file (the drill ended, however), kills the hook group still running and
+ * wipes dir unless told to keep it.  Never returns.
+ */
+static void
+guardian(const char *dir, int rfd, int lockfd)
+{
+	char buf[256], line[64];
+	size_t n = 0;
+	long pgid = 0;
+	int keep = 0, fd;
+	ssize_t r, i;
+
+	signal(SIGINT, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
+	/* Hold nothing of the drill's but the pipe and the lock. */
+	if ((fd = open("/dev/null", O_RDWR)) >= 0) {
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		if (fd > 2)
+			close(fd);
+	}
+	for (fd = 3; fd < 1024; fd++)
+		if (fd != rfd && fd != lockfd)
+			close(fd);
+	for (;;) {
+		r = read(rfd, buf, sizeof(buf));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		for (i = 0; i < r; i++) {
+			if (buf[i] != '\n') {
+				if (n < sizeof(line) - 1)
+					line[n++] = buf[i];
+				continue;
+			}
+			line[n] = '\0';
+			n = 0;
+			if (strcmp(line, "keep") == 0)
+				keep = 1;
+			else if (strncmp(line, "pgid ", 5) == 0)
+				pgid = strtol(line + 5, NULL, 10);
+		}
+	}
+	if (!keep) {
+		if (pgid > 1)
+			kill((pid_t)-pgid, SIGKILL);
+		(void)rm_at(AT_FDCWD, dir, 0);
+	}
+	_exit(0);
+}
+
+/* Start s's guardian; ERR_OK or ERR_FAIL. */
+static int
+guard_start(struct drill_scratch *s)
+{
+	int p[2];
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) != 0) {
+		err_set("cannot create pipe: %s", strerror(errno));
+		return ERR_FAIL;
+	}
+	if ((pid = fork()) < 0) {
+		err_set("cannot start scratch guardian: %s", strerror(errno));
+		close(p[0]);
+		close(p[1]);
+		return ERR_FAIL;
+	}
+	if (pid == 0) {
+		close(p[1]);
+		guardian(s->dir, p[0], s->lockfd);
+	}
+	close(p[0]);
+	s->guardfd = p[1];
+	s->guardpid = (long)pid;
+	return ERR_OK;
+}
+
+/* Tell the guardian to keep (or not), let it go and reap it. */
+static void
+guard_stop(struct drill_scratch *s, int keep)
+{
+	if (s->guardfd >= 0) {
+		if (keep)
+			(void)!write(s->guardfd, "keep\n", 5);
+		close(s->guardfd);
+	}
+	if (s->guardpid > 0)
+		while (waitpid((pid_t)s->guardpid, NULL, 0) < 0 &&
+		    errno == EINTR)
+			;
+	s->guardfd = -1;
+	s->guardpid = 0;
+}
+
+int
+drill_scratch_notify_fd(const struct drill_scratch *s)
+{
+	return s->guardfd;
+}
+
 int
 drill_scratch_create(const char *base, struct drill_scratch *s)
 {
@@ -154,6 +263,8 @@ drill_scratch_create(const char *base, struct drill_scratch *s)
 
 	s->dir = s->data = NULL;
 	s->lockfd = -1;
+	s->guardfd = -1;
+	s->guardpid = 0;
 	if (stat(base, &st) != 0 || !S_ISDIR(st.st_mode)) {
 		err_set("scratch volume '%s' is not a directory", base);
 		return ERR_FAIL;
@@ -186,6 +297,9 @@ drill_scratch_create(const char *base, struct drill_scratch *s)
 		goto fail;
 	}
 	s->lockfd = fd;
+	fd = -1;
+	if (guard_start(s) != ERR_OK)
+		goto fail;
 	free(marker);
 	return ERR_OK;
 
@@ -194,6 +308,9 @@ oom:
 fail:
 	if (fd >= 0)
 		close(fd);
+	if (s->lockfd >= 0)
+		close(s->lockfd);
+	s->lockfd = -1;
 	if (s->dir != NULL)
 		(void)rm_at(AT_FDCWD, s->dir, 0);
 	free(s->dir);
@@ -216,6 +333,7 @@ drill_scratch_wipe(struct drill_scratch *s)
 	if (drill_scratch_rmtree(s->data) != ERR_OK ||
 	    drill_scratch_rmtree(s->dir) != ERR_OK)
 		rc = ERR_FAIL;
+	guard_stop(s, 0);
 	if (s->lockfd >= 0)
 		close(s->lockfd);
 	free(s->dir);
@@ -239,6 +357,7 @@ drill_scratch_release(struct drill_scratch *s)
 		(void)unlink(marker);
 		free(marker);
 	}
+	guard_stop(s, 1);
 	if (s->lockfd >= 0)
 		close(s->lockfd);
 	free(s->dir);

@@ -10,6 +10,13 @@
  * locked (flock), and "data/", the restore target.  A directory whose
  * marker is not locked belongs to a drill that died (kill -9, power loss):
  * the next drill wipes it before starting.
+ *
+ * A guardian process watches each environment: when the drill process
+ * ends without saying "keep" (killed by a signal, even SIGKILL, or
+ * finished), the guardian kills the hook running at the time (its process
+ * group) and wipes the environment at once.  Only if the guardian dies too
+ * (the whole process group killed with SIGKILL) is the wipe left to the
+ * next drill's sweep.
  */
 
 #define DRILL_SCRATCH_PREFIX "bkp-drill-"
@@ -19,6 +26,8 @@ struct drill_scratch {
 	char *dir;     /* BASE/bkp-drill-<pid>-XXXXXX */
 	char *data;    /* dir/data */
 	int lockfd;    /* the locked marker, or -1 */
+	int guardfd;   /* write end of the guardian's pipe, or -1 */
+	long guardpid; /* the guardian, or 0 */
 };
 
 /*
@@ -39,8 +48,8 @@ int drill_scratch_free(const char *base, uint64_t *avail);
 
 /*
  * drill_scratch_create(base, s): create a new scratch environment in base
- * (which must be an existing directory) and lock its marker.  ERR_OK or
- * ERR_FAIL; on failure nothing is left behind.  Wipe with
+ * (which must be an existing directory), lock its marker and start its
+ * guardian.  ERR_OK or ERR_FAIL; on failure nothing is left behind.  Wipe with
  * drill_scratch_wipe() or keep with drill_scratch_release().
  */
 int drill_scratch_create(const char *base, struct drill_scratch *s);
@@ -55,8 +64,15 @@ int drill_scratch_wipe(struct drill_scratch *s);
 
 /* drill_scratch_release(s): unlock and forget s, leaving the directory
  * (--keep); a kept directory is not swept, because its marker is
- * removed. */
+ * removed, and its guardian is told to keep it. */
 void drill_scratch_release(struct drill_scratch *s);
+
+/*
+ * drill_scratch_notify_fd(s): the descriptor on which a hook runner tells
+ * the guardian "pgid N" (the running hook's process group, 0 when it has
+ * ended), or -1 without a guardian.
+ */
+int drill_scratch_notify_fd(const struct drill_scratch *s);
 
 /*
  * drill_scratch_rmtree(path): remove path and everything under it without

@@ -198,24 +198,60 @@ test_drill_wrong_key() {
 	[ "$(rec_get 'r["restore"]["status"]')" = key ] || fail "restore status"
 }
 
-test_drill_killed_midway_is_wiped_next_time() {
-	drill_setup
-	"$BKP" drill -r "$REPO" -k "$KEY" --scratch "$SCR" \
+# start_killable_drill: a drill (in a session and process group of its
+# own) whose hook records its pid and sleeps; waits until the hook runs.
+# Sets DPID and HPID.
+start_killable_drill() {
+	setsid "$BKP" drill -r "$REPO" -k "$KEY" --scratch "$SCR" \
 		--hook "echo \$\$ > '$T/hookpid'; touch '$T/started'; exec sleep 60" \
 		>"$T/killed.out" 2>&1 &
-	local pid=$! i
+	DPID=$!
+	local i
 	for i in $(seq 1 300); do
 		[ -f "$T/started" ] && [ -s "$T/hookpid" ] && break
 		sleep 0.1
 	done
 	[ -f "$T/started" ] || fail "the drill never reached its hook"
-	kill -9 "$pid"
-	wait "$pid" 2>/dev/null
-	kill -9 -- "-$(cat "$T/hookpid")" 2>/dev/null
-	# The restored data is still there: what a killed drill leaves behind.
+	HPID=$(cat "$T/hookpid")
+	ls "$SCR"/bkp-drill-*/data/src/hello.txt >/dev/null 2>&1 ||
+		fail "no restored data while the hook runs"
+}
+
+# running PID: the process exists and is not a zombie.
+running() {
+	local st
+	st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+	[ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
+}
+
+test_drill_killed_midway_guardian_wipes_at_once() {
+	drill_setup
+	start_killable_drill
+	kill -9 "$DPID"
+	wait "$DPID" 2>/dev/null
+	local i
+	for i in $(seq 1 100); do
+		[ -z "$(ls -A "$SCR")" ] && ! running "$HPID" && break
+		sleep 0.1
+	done
+	running "$HPID" && { kill -9 -- "-$HPID"; fail "the hook outlived its killed drill"; }
+	scratch_empty
+	ls "$REPO/drills" 2>/dev/null | grep -q . && fail "a killed drill left a record"
+	return 0
+}
+
+test_drill_killed_with_guardian_is_wiped_next_time() {
+	drill_setup
+	start_killable_drill
+	# the drill's whole process group (drill and guardian), as a cron
+	# timeout would; the hook has a group of its own
+	kill -9 -- "-$DPID"
+	wait "$DPID" 2>/dev/null
+	kill -9 -- "-$HPID" 2>/dev/null
+	sleep 0.2
+	# The restored data is still there: what such a kill leaves behind.
 	ls "$SCR"/bkp-drill-*/data/src/hello.txt >/dev/null 2>&1 ||
 		fail "expected the killed drill's restored data on the scratch volume"
-	ls "$REPO/drills" 2>/dev/null | grep -q . && fail "a killed drill left a record"
 	run_bkp drill -r "$REPO" -k "$KEY" --scratch "$SCR"
 	expect_exit 0
 	expect_stderr_match 'wiped 1 stale drill scratch directory'

@@ -44,7 +44,7 @@ Test(drill_hook, success_sees_cwd_and_environment)
 	setenv("BKP_PASSPHRASE", "secret-must-not-leak", 1);
 	cr_assert_eq(drill_hook_run("pwd; echo \"$BKP_DRILL_DATASET "
 	    "$BKP_DRILL_ARCHIVE\"; echo \"pw=${BKP_PASSPHRASE:-unset}\"",
-	    "/tmp", env, 10, &h), ERR_OK);
+	    "/tmp", env, 10, -1, &h), ERR_OK);
 	cr_expect_eq(h.passed, 1);
 	cr_expect_eq(h.exit_code, 0);
 	cr_expect_eq(h.timed_out, 0);
@@ -57,7 +57,7 @@ Test(drill_hook, failure_exit_code)
 {
 	struct drill_hook_result h;
 
-	cr_assert_eq(drill_hook_run("echo oops >&2; exit 3", "/", NULL, 10,
+	cr_assert_eq(drill_hook_run("echo oops >&2; exit 3", "/", NULL, 10, -1,
 	    &h), ERR_OK);
 	cr_expect_eq(h.passed, 0);
 	cr_expect_eq(h.exit_code, 3);
@@ -69,7 +69,7 @@ Test(drill_hook, killed_by_signal)
 {
 	struct drill_hook_result h;
 
-	cr_assert_eq(drill_hook_run("kill -9 $$", "/", NULL, 10, &h), ERR_OK);
+	cr_assert_eq(drill_hook_run("kill -9 $$", "/", NULL, 10, -1, &h), ERR_OK);
 	cr_expect_eq(h.passed, 0);
 	cr_expect_eq(h.signal, 9);
 	cr_expect_eq(h.exit_code, -1);
@@ -88,7 +88,7 @@ Test(drill_hook, timeout_kills_the_whole_group)
 	close(fd);
 	/* a grandchild that would outlive a naive kill of the shell */
 	snprintf(cmd, sizeof(cmd), "sleep 30 & echo $! > %s; wait", pidfile);
-	cr_assert_eq(drill_hook_run(cmd, "/", NULL, 0.3, &h), ERR_OK);
+	cr_assert_eq(drill_hook_run(cmd, "/", NULL, 0.3, -1, &h), ERR_OK);
 	cr_expect_eq(h.timed_out, 1);
 	cr_expect_eq(h.passed, 0);
 	cr_expect(h.seconds < 5, "took %f s", h.seconds);
@@ -106,7 +106,7 @@ Test(drill_hook, background_leftovers_do_not_block)
 	struct drill_hook_result h;
 
 	/* exits at once but leaves a child holding the output pipe */
-	cr_assert_eq(drill_hook_run("sleep 30 & echo started", "/", NULL, 10,
+	cr_assert_eq(drill_hook_run("sleep 30 & echo started", "/", NULL, 10, -1,
 	    &h), ERR_OK);
 	cr_expect_eq(h.passed, 1);
 	cr_expect(h.seconds < 5, "took %f s", h.seconds);
@@ -119,7 +119,7 @@ Test(drill_hook, output_is_bounded_and_sanitised)
 	struct drill_hook_result h;
 
 	cr_assert_eq(drill_hook_run("printf '\\001\\377ok\\n'; head -c 100000 "
-	    "/dev/zero | tr '\\0' x", "/", NULL, 10, &h), ERR_OK);
+	    "/dev/zero | tr '\\0' x", "/", NULL, 10, -1, &h), ERR_OK);
 	cr_expect_eq(h.passed, 1);
 	cr_expect_eq(h.truncated, 1);
 	cr_expect_eq(strlen(h.output), DRILL_HOOK_OUTPUT_MAX - 1);
@@ -131,7 +131,7 @@ Test(drill_hook, missing_directory)
 {
 	struct drill_hook_result h;
 
-	cr_assert_eq(drill_hook_run("true", "/nonexistent/dir", NULL, 10, &h),
+	cr_assert_eq(drill_hook_run("true", "/nonexistent/dir", NULL, 10, -1, &h),
 	    ERR_OK);
 	cr_expect_eq(h.passed, 0);
 	cr_expect_eq(h.exit_code, 127);

@@ -87,37 +87,67 @@ Test(drill_scratch, live_drill_is_not_swept)
 	cr_assert_eq(drill_scratch_wipe(&s), ERR_OK);
 }
 
-Test(drill_scratch, killed_drill_is_swept)
+/* Fork a "drill" that creates an environment, fills it and waits to be
+ * killed; with own_group, in a process group of its own (with its
+ * guardian).  Returns its pid once the environment is ready. */
+static pid_t
+start_drill(int own_group)
 {
 	struct drill_scratch s;
-	uint64_t n = 0;
-	int pfd[2], status;
+	int pfd[2];
 	char c;
 	pid_t pid;
 
 	cr_assert_eq(pipe(pfd), 0);
 	if ((pid = fork()) == 0) {
+		if (own_group)
+			setpgid(0, 0);
 		if (drill_scratch_create(base, &s) != ERR_OK)
 			_exit(1);
 		fill(s.data);
-		(void)write(pfd[1], "r", 1);
+		(void)!write(pfd[1], "r", 1);
 		pause();
 		_exit(0);
 	}
 	close(pfd[1]);
 	cr_assert_eq(read(pfd[0], &c, 1), 1);
 	close(pfd[0]);
-	cr_expect_eq(count_entries(base), 1);
+	cr_assert_eq(count_entries(base), 1);
+	return pid;
+}
+
+Test(drill_scratch, killed_drill_is_wiped_by_its_guardian)
+{
+	int status, i;
+	pid_t pid = start_drill(0);
+
 	kill(pid, SIGKILL);
 	waitpid(pid, &status, 0);
-	/* something that is not ours to wipe */
-	{
-		char other[128];
+	for (i = 0; i < 100 && count_entries(base) != 0; i++)
+		usleep(50000);
+	cr_expect_eq(count_entries(base), 0, "the guardian did not wipe");
+}
 
-		snprintf(other, sizeof(other), "%s/bkp-drill-unmarked", base);
-		cr_assert_eq(mkdir(other, 0700), 0);
+Test(drill_scratch, killed_drill_and_guardian_are_swept)
+{
+	char other[128];
+	uint64_t n = 0;
+	int status, i;
+	pid_t pid = start_drill(1);
+
+	/* the whole group, as a cron timeout would */
+	kill(-pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	snprintf(other, sizeof(other), "%s/bkp-drill-unmarked", base);
+	cr_assert_eq(mkdir(other, 0700), 0);
+	/* the guardian's copy of the lock goes when it is gone */
+	for (i = 0; i < 100; i++) {
+		cr_assert_eq(drill_scratch_sweep(base, &n), ERR_OK, "%s",
+		    err_get());
+		if (n > 0)
+			break;
+		usleep(50000);
 	}
-	cr_assert_eq(drill_scratch_sweep(base, &n), ERR_OK, "%s", err_get());
 	cr_expect_eq(n, 1);
 	cr_expect_eq(count_entries(base), 1, "only the unmarked dir stays");
 }
