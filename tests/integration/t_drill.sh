@@ -259,6 +259,25 @@ test_drill_killed_with_guardian_is_wiped_next_time() {
 	scratch_empty
 }
 
+test_drill_refuses_insufficient_scratch_space() {
+	drill_setup
+	mkdir "$T/small"
+	# a 1 MiB tmpfs in a private mount namespace (gone with the process)
+	unshare -m --propagation private sh -c '
+		mount -t tmpfs -o size=1m tmpfs "$1" || exit 99
+		"$BKP" drill -r "$2" -k "$3" --scratch "$1" >"$4/small.out" 2>"$4/small.err"
+		echo $? >"$4/small.rc"
+		ls -A "$1" >"$4/small.left"' sh "$T/small" "$REPO" "$KEY" "$T" ||
+		fail "cannot mount a tmpfs (these tests run as root)"
+	[ "$(cat small.rc)" = 1 ] || fail "expected exit 1, got $(cat small.rc): $(cat small.out small.err)"
+	grep -q 'insufficient scratch space: need [0-9]* bytes, [0-9]* free' small.out ||
+		fail "no clear refusal: $(cat small.out)"
+	[ ! -s small.left ] || fail "something was written to the full volume: $(cat small.left)"
+	[ "$(rec_get 'r["restore"]["status"]')" = not-run ] || fail "restore ran anyway"
+	[ "$(rec_get 'r["scratch"]["needed_bytes"] > r["scratch"]["free_bytes"]')" = true ] ||
+		fail "space figures not recorded"
+}
+
 test_drill_keep() {
 	drill_setup
 	run_bkp drill -r "$REPO" -k "$KEY" --scratch "$SCR" --keep
