@@ -84,6 +84,9 @@ struct xfer {
 	char etag[136];
 	char bucket_region[64];
 	char errbuf[CURL_ERROR_SIZE];
+	int tries;              /* tries made by xfer_run */
+	int fresh;              /* own connection: no silent resend by curl */
+	curl_off_t clen;        /* Content-Length of a 2xx answer, or -1 */
 };
 
 /* One buffer of a multipart upload. */
@@ -180,6 +183,16 @@ wipe_free(char *p)
 		sodium_memzero(p, strlen(p));
 		free(p);
 	}
+}
+
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return c - 'A' + 10; /* callers checked isxdigit */
 }
 
 /* "s3://bucket/prefix/key" for messages (never holds credentials). */
@@ -513,6 +526,13 @@ xfer_setup(const struct s3 *s3, struct xfer *x, CURL *h)
 	SET(CURLOPT_HEADERFUNCTION, cb_header);
 	SET(CURLOPT_HEADERDATA, x);
 	SET(CURLOPT_USERAGENT, "bkp");
+	if (x->fresh) {
+		/* libcurl silently resends a request whose reused connection
+		 * died; for a conditional final write we must count every
+		 * try ourselves. */
+		SET(CURLOPT_FRESH_CONNECT, 1L);
+		SET(CURLOPT_FORBID_REUSE, 1L);
+	}
 	if (strcmp(x->method, "HEAD") == 0) {
 		SET(CURLOPT_NOBODY, 1L);
 	} else if (strcmp(x->method, "PUT") == 0) {
@@ -713,9 +733,14 @@ xfer_run(struct s3 *s3, struct xfer *x, const char *what)
 		return ERR_FAIL;
 	}
 	for (tries = 1;; tries++) {
+		x->tries = tries;
 		if ((rc = xfer_setup(s3, x, h)) != ERR_OK)
 			break;
 		rc = xfer_classify(s3, x, h, curl_easy_perform(h), what);
+		x->clen = -1;
+		if (rc == X_DONE && x->status / 100 == 2)
+			curl_easy_getinfo(h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T,
+			    &x->clen);
 		if (rc != X_RETRY)
 			break;
 		if (tries >= s3->max_tries) {
@@ -1666,6 +1691,46 @@ s3_put_abort(struct storage_put *sp)
 	put_free(p);
 }
 
+/*
+ * 1 if key holds exactly body: same size and an ETag equal to its MD5
+ * (true of single-PUT objects without SSE-KMS), 0 otherwise.
+ */
+static int
+already_ours(struct s3 *s3, const char *key, const uint8_t *body, size_t len)
+{
+	unsigned char md[MD5_DIGEST_LENGTH];
+	unsigned int mdlen = sizeof(md);
+	char hexmd[2 * MD5_DIGEST_LENGTH + 3];
+	struct xfer x;
+	char *what;
+	int i, ok = 0;
+
+	if (EVP_Digest(body ? body : (const uint8_t *)"", len, md, &mdlen,
+	    EVP_md5(), NULL) != 1)
+		return 0;
+	hexmd[0] = '"';
+	for (i = 0; i < MD5_DIGEST_LENGTH; i++)
+		snprintf(hexmd + 1 + 2 * i, 3, "%02x", md[i]);
+	hexmd[2 * MD5_DIGEST_LENGTH + 1] = '"';
+	hexmd[2 * MD5_DIGEST_LENGTH + 2] = '\0';
+	if ((what = s3_what(s3, key)) == NULL)
+		return 0;
+	if (xfer_init(s3, &x, "GET", key, NULL, NULL, 0, NULL) == ERR_OK) {
+		x.rmax = len + 1;
+		if (xfer_run(s3, &x, what) == X_DONE && x.status == 200 &&
+		    !x.too_big && x.rlen == len &&
+		    (len == 0 || memcmp(x.rbuf, body, len) == 0) &&
+		    (strcasecmp(x.etag, hexmd) == 0 ||
+		    strncasecmp(x.etag, hexmd + 1, 32) == 0))
+			ok = 1;
+		xfer_release(&x);
+	}
+	free(what);
+	if (ok)
+		err_clear();
+	return ok;
+}
+
 /* Single PUT of a small object (fewer bytes than one part). */
 static int
 put_single(struct s3_put *p)
@@ -1687,12 +1752,20 @@ put_single(struct s3_put *p)
 		rc = ERR_FAIL;
 		goto out;
 	}
+	x.fresh = 1;
 	if ((rc = add_object_headers(s3, &x)) != ERR_OK)
 		goto out;
 	if (s3->lock_days > 0 && (rc = add_md5(&x, body, len)) != ERR_OK)
 		goto out;
 	if ((rc = xfer_run(s3, &x, p->what)) != X_DONE)
 		goto out;
+	if (x.status == 412 && x.tries > 1) {
+		/* An earlier try may have stored the object and lost the
+		 * answer: accept only if what is there is exactly ours. */
+		rc = already_ours(s3, p->key, body, len) ? ERR_OK :
+		    xfer_fail(s3, &x, p->what);
+		goto out;
+	}
 	if (x.status != 200) {
 		rc = xfer_fail(s3, &x, p->what);
 		goto out;
@@ -1708,14 +1781,127 @@ out:
 	return rc;
 }
 
+int
+storage_s3_multipart_etag(char *const *part_etags, int n, char *out,
+    size_t outlen)
+{
+	EVP_MD_CTX *ctx;
+	unsigned char md[MD5_DIGEST_LENGTH], one[MD5_DIGEST_LENGTH];
+	unsigned int mdlen = sizeof(md);
+	const char *e;
+	int i, j, ok;
+
+	if (n < 1 || outlen < 2 * MD5_DIGEST_LENGTH + 8)
+		return -1;
+	for (i = 0; i < n; i++) {
+		e = part_etags[i] + (part_etags[i][0] == '"');
+		for (j = 0; j < 32; j++)
+			if (!isxdigit((unsigned char)e[j]))
+				return -1;
+		if (e[32] != '\0' && strcmp(e + 32, "\"") != 0)
+			return -1;
+	}
+	if ((ctx = EVP_MD_CTX_new()) == NULL)
+		return -1;
+	ok = EVP_DigestInit_ex(ctx, EVP_md5(), NULL) == 1;
+	for (i = 0; ok && i < n; i++) {
+		e = part_etags[i] + (part_etags[i][0] == '"');
+		for (j = 0; j < MD5_DIGEST_LENGTH; j++)
+			one[j] = (unsigned char)(hexval(e[2 * j]) << 4 |
+			    hexval(e[2 * j + 1]));
+		ok = EVP_DigestUpdate(ctx, one, sizeof(one)) == 1;
+	}
+	ok = ok && EVP_DigestFinal_ex(ctx, md, &mdlen) == 1;
+	EVP_MD_CTX_free(ctx);
+	if (!ok)
+		return -1;
+	for (j = 0; j < MD5_DIGEST_LENGTH; j++)
+		snprintf(out + 2 * j, 3, "%02x", md[j]);
+	snprintf(out + 32, outlen - 32, "-%d", n);
+	return 0;
+}
+
+/*
+ * 1 if etag is the multipart ETag S3 would form from our parts; also 1
+ * where that cannot be checked (parts' ETags not plain MD5s, as with
+ * SSE-KMS, or a server such as s3rver answering without "-N"), leaving
+ * size and part count as the check; 0 on a mismatch.
+ */
+static int
+mpu_etag_matches(const struct s3_put *p, const char *etag)
+{
+	char want[64];
+	size_t n;
+
+	if (strchr(etag, '-') == NULL ||
+	    storage_s3_multipart_etag(p->etags, p->nparts, want,
+	    sizeof(want)) != 0)
+		return 1;
+	if (etag[0] == '"')
+		etag++;
+	n = strlen(want);
+	return strncasecmp(etag, want, n) == 0 &&
+	    (etag[n] == '\0' || strcmp(etag + n, "\"") == 0);
+}
+
+/*
+ * Check the completed object: a multipart ETag ("...-N", from the
+ * CompleteMultipartUpload answer, or from a HEAD if etag is NULL) must
+ * name our part count, and the object must have the size we sent.
+ */
+static int
+mpu_check_result(struct s3_put *p, const char *etag)
+{
+	struct xfer x;
+	char want[16], e[136];
+	const char *dash;
+	uint64_t size = 0;
+	int rc;
+
+	if ((rc = xfer_init(p->s3, &x, "HEAD", p->key, NULL, NULL, 0,
+	    NULL)) != ERR_OK)
+		return rc;
+	rc = xfer_run(p->s3, &x, p->what);
+	if (rc != X_DONE || x.status != 200 || x.clen < 0) {
+		if (rc == X_DONE)
+			err_set("'%s': completed object cannot be read back "
+			    "(HTTP %ld)", p->what, x.status);
+		xfer_release(&x);
+		return rc == X_DONE ? ERR_FAIL : rc;
+	}
+	size = (uint64_t)x.clen;
+	snprintf(e, sizeof(e), "%s", etag ? etag : x.etag);
+	xfer_release(&x);
+	snprintf(want, sizeof(want), "-%d", p->nparts);
+	if ((dash = strrchr(e, '-')) != NULL &&
+	    (strncmp(dash, want, strlen(want)) != 0 ||
+	    (dash[strlen(want)] != '\0' &&
+	    strcmp(dash + strlen(want), "\"") != 0))) {
+		err_set("'%s': completed object has the wrong part count "
+		    "(ETag %s)", p->what, e);
+		return ERR_CORRUPT;
+	}
+	if (size != p->total) {
+		err_set("'%s': completed object has %llu bytes, %llu were "
+		    "sent", p->what, (unsigned long long)size,
+		    (unsigned long long)p->total);
+		return ERR_CORRUPT;
+	}
+	if (etag == NULL && !mpu_etag_matches(p, e)) {
+		err_set("'%s': the object there is not the one uploaded "
+		    "(ETag %s)", p->what, e);
+		return ERR_EXISTS;
+	}
+	return ERR_OK;
+}
+
 static int
 mpu_complete(struct s3_put *p)
 {
 	struct s3 *s3 = p->s3;
 	struct xfer x;
-	char *body = NULL, *q = NULL, *enc = NULL, etag[136], *dash;
+	char *body = NULL, *q = NULL, *enc = NULL, etag[136];
 	size_t cap, len = 0;
-	uint64_t size;
 	int i, rc, n;
 
 	memset(&x, 0, sizeof(x));
@@ -1744,8 +1930,21 @@ mpu_complete(struct s3_put *p)
 		goto out;
 	if (hdr_add(&x.hdrs, "If-None-Match: *"))
 		goto oom;
+	x.fresh = 1;
 	if ((rc = xfer_run(s3, &x, p->what)) != X_DONE)
 		goto out;
+	if (x.tries > 1 && (x.status == 412 || x.status == 404)) {
+		/* An earlier try may have completed the upload and lost the
+		 * answer (the retry then finds the object, or no upload):
+		 * accept what is there only if it has our size and our
+		 * part count. */
+		char c[64], m[8];
+		s3xml_error((char *)x.rbuf, x.rlen, c, sizeof(c), m, sizeof(m));
+		if (x.status == 412 || strcmp(c, "NoSuchUpload") == 0) {
+			rc = mpu_check_result(p, NULL);
+			goto out;
+		}
+	}
 	if (x.status != 200) {
 		rc = xfer_fail(s3, &x, p->what);
 		goto out;
@@ -1755,29 +1954,7 @@ mpu_complete(struct s3_put *p)
 		err_prefix("'%s': ", p->what);
 		goto out;
 	}
-	/* A multipart ETag ends in "-N" with N the number of parts. */
-	if ((dash = strrchr(etag, '-')) != NULL) {
-		char want[16];
-		snprintf(want, sizeof(want), "-%d", p->nparts);
-		if (strncmp(dash, want, strlen(want)) != 0 ||
-		    (dash[strlen(want)] != '\0' &&
-		    strcmp(dash + strlen(want), "\"") != 0)) {
-			err_set("'%s': completed object has the wrong part "
-			    "count (ETag %s)", p->what, etag);
-			rc = ERR_CORRUPT;
-			goto out;
-		}
-	}
-	if ((rc = s3_head(s3, p->key, &size)) != ERR_OK)
-		goto out;
-	if (size != p->total) {
-		err_set("'%s': completed object has %llu bytes, %llu were "
-		    "sent", p->what, (unsigned long long)size,
-		    (unsigned long long)p->total);
-		rc = ERR_CORRUPT;
-		goto out;
-	}
-	rc = ERR_OK;
+	rc = mpu_check_result(p, etag);
 	goto out;
 oom:
 	err_set("out of memory");

@@ -37,4 +37,13 @@ int storage_s3_base_url(const char *endpoint, const char *bucket,
  */
 size_t storage_s3_part_size(size_t first, int partno);
 
+/*
+ * storage_s3_multipart_etag(part_etags, n, out, outlen): the ETag S3 gives
+ * a multipart object made of n parts with these ETags (quoted or not):
+ * hex MD5 of their concatenated binary MD5s, then "-n".  Return 0, or -1
+ * if a part's ETag is not a hex MD5 (SSE-KMS) or outlen is under 48.
+ */
+int storage_s3_multipart_etag(char *const *part_etags, int n, char *out,
+    size_t outlen);
+
 #endif

@@ -15,12 +15,15 @@ Sits on 127.0.0.1 in front of s3rver and, for every request:
     ranges (bytes=-N);
   * injects faults on demand.  POST /__fault with a JSON object
       {"method": "PUT", "path": "regex", "query": "regex",
-       "action": "500"|"503"|"drop"|"delay"|"reset", "count": N,
+       "action": "500"|"503"|"drop"|"drop_response"|"delay"|"skew",
+       "count": N,
        "delay": seconds, "after": N}
     adds a rule: the first `count` matching requests (after skipping
     `after` matches) get the fault.  "drop" closes the connection: after
-    the request body for uploads, mid-body for GET answers.  "delay" waits
-    then serves normally.  DELETE /__fault clears all rules;
+    the request body for uploads, mid-body for GET answers.
+    "drop_response" lets the request reach s3rver, then closes the
+    connection instead of answering (a lost answer).  "delay" waits then
+    serves normally.  "skew" answers 403 RequestTimeTooSkewed.  DELETE /__fault clears all rules;
     GET /__fault lists them with the counts left.
 The s3rver behind it runs with --allow-mismatched-signatures: this proxy is
 the signature checker.
@@ -311,6 +314,10 @@ class Handler(BaseHTTPRequestHandler):
             elif act == "503":
                 self.error(503, "SlowDown", "Please reduce your request rate.", path)
                 return 503
+            elif act == "skew":
+                self.error(403, "RequestTimeTooSkewed",
+                           "The difference between the request time and the current time is too large.", path)
+                return 403
             elif act == "reset" or (act == "drop" and self.command != "GET"):
                 self.close_connection = True
                 try:
@@ -352,6 +359,13 @@ class Handler(BaseHTTPRequestHandler):
         except OSError as e:
             self.error(502, "BadGateway", "upstream: %s" % e, path)
             return 502
+        if fault and fault["action"] == "drop_response":
+            self.close_connection = True
+            try:
+                self.connection.shutdown(2)
+            except OSError:
+                pass
+            return st
         if fault and fault["action"] == "drop" and self.command == "GET":
             # Headers and half the body, then the connection dies.
             self.send_response(st)
