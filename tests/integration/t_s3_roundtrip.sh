@@ -202,3 +202,12 @@ assert writes >= 4 and locked == writes and md5 == parts
 EOF
 	s3t_no_rejects
 }
+
+# The proxy's checks are real: requests signed by botocore and then
+# spoiled (other body, altered signature, unsigned header, unknown key,
+# wrong digests) are refused as S3 refuses them.
+test_s3_proxy_refuses_spoiled_requests() {
+	/usr/bin/python3 "$(dirname "$S3_HARNESS")/selftest.py" \
+		"$BKP_TEST_S3_ENDPOINT" "$S3_BUCKET" "self-$(basename "$T")" ||
+		fail "the test proxy let a spoiled request through"
+}
