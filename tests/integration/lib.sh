@@ -60,12 +60,13 @@
 #   make_dataset DIR       a sample tree: nested dirs, text, binary, empty
 #                          file, empty dir, relative symlink, hardlinks,
 #                          non-UTF-8 name, odd characters, modes 0600/0755/
-#                          0640/0700/0444, old mtimes, a user xattr (if the
-#                          file system has them)
+#                          0640/0700/0444, old mtimes, user xattrs and POSIX
+#                          ACLs (if the file system has them)
 #   tree_equal [--ignore-root] A B
 #                          content (diff -r --no-dereference) and metadata:
 #                          type, mode, mtime (seconds; not for symlinks),
-#                          symlink targets, hardlink groups, user xattrs;
+#                          symlink targets, hardlink groups, user xattrs
+#                          and POSIX ACLs;
 #                          fails the test on a difference.  --ignore-root:
 #                          not the metadata of A and B themselves
 #   new_repo [INIT ARGS]   keygen $T/key (+ .pub) and init $T/repo with it as
@@ -419,6 +420,11 @@ make_dataset() {
 		setfattr -n user.comment -v 'patient export' "$d/docs/readme.md"
 		setfattr -n user.bin -v 0x00ff10 "$d/data/deep/deeper/small.bin"
 	fi
+	# POSIX ACLs where the file system has them: an access ACL on a file
+	# and a default ACL on the empty directory.
+	if command -v setfacl >/dev/null && setfacl -m u:nobody:r "$d/docs/shared.txt" 2>/dev/null; then
+		setfacl -d -m u:nobody:rx "$d/empty-dir"
+	fi
 	touch -h -d '2001-02-03 04:05:06 UTC' "$d/docs/link-to-hello"
 	touch -d '2001-02-03 04:05:06 UTC' "$d/hello.txt"
 	touch -d '1999-12-31 23:59:59 UTC' "$d/docs/notes/long.txt"
@@ -462,7 +468,7 @@ def xattrs(p):
     except OSError:
         return {}
     return {n: os.getxattr(p, n, follow_symlinks=False)
-            for n in names if n.startswith("user.")}
+            for n in names if n.startswith(("user.", "system.posix_acl_"))}
 
 def show(p):
     return p.decode("utf-8", "backslashreplace")
