@@ -180,7 +180,7 @@ cmd_backup(int argc, char **argv)
 	}
 	if ((rc = cli_open_repo(&c, &r)) != 0)
 		goto done;
-	if ((x = pin_check(c.repo, repo_config(r)->id, repo_config(r)->hash,
+	if ((x = pin_check(c.repo, repo_config(r)->id, repo_config(r)->hash, 0,
 	    &created)) != ERR_OK) {
 		rc = cli_error(&c, x);
 		goto done;

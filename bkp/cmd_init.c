@@ -120,7 +120,7 @@ cmd_init(int argc, char **argv)
 		rc = cli_error(&c, x);
 		goto done;
 	}
-	if ((x = pin_check(c.repo, cfg.id, cfg.hash, &created)) != ERR_OK) {
+	if ((x = pin_check(c.repo, cfg.id, cfg.hash, 1, &created)) != ERR_OK) {
 		rc = cli_error(&c, x);
 		goto done;
 	}

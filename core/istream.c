@@ -223,7 +223,7 @@ int
 istream_new(struct storage *st, const char *key, const struct obj_header *h,
     const uint8_t subkey[32], uint64_t nchunks,
     const struct istream_chunk *plan, size_t nplan, int threads,
-    struct istream **out)
+    int hash_object, struct istream **out)
 {
 	struct istream *is;
 	size_t i;
@@ -272,7 +272,7 @@ istream_new(struct storage *st, const char *key, const struct obj_header *h,
 		}
 		w->started = 1;
 	}
-	is->full = nplan == nchunks;
+	is->full = hash_object && nplan == nchunks;
 	for (i = 0; is->full && i < nplan; i++)
 		if (plan[i].index != i)
 			is->full = 0;

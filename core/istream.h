@@ -37,12 +37,13 @@ struct istream_stats {
  * start reading the chunks listed in plan (nchunks is the object's total,
  * which tells which chunk is last).  The header h is the one the object
  * must have (checked against the stored header as additional data).
- * plan must stay valid until istream_free().
+ * plan must stay valid until istream_free().  With hash_object, a plan of
+ * every chunk also hashes the whole object (istream_object_hash).
  */
 int istream_new(struct storage *st, const char *key,
     const struct obj_header *h, const uint8_t subkey[32], uint64_t nchunks,
     const struct istream_chunk *plan, size_t nplan, int threads,
-    struct istream **out);
+    int hash_object, struct istream **out);
 
 /*
  * istream_next(is, &buf, &len, &index): the next planned chunk's plaintext,

@@ -58,6 +58,9 @@ struct ostream {
 	struct worker *workers;
 	int nworkers;         /* 0: work inline with inline_w */
 	struct worker inline_w;
+	pthread_t writer;     /* writes finished chunks in order (threaded) */
+	int writer_started;
+	int werr;             /* the writer failed; message in failmsg */
 
 	crypto_generichash_state hstate;
 	uint64_t stored;
@@ -143,14 +146,86 @@ worker_release(struct worker *w)
 	free(w->zbuf);
 }
 
-/* Write finished slots to storage in order.  Called with mtx held when
- * threaded; may drop it around the storage write.  Returns 0 or -1. */
+/* Write one finished slot to storage (mtx not held). */
+static int
+emit(struct ostream *os, struct slot *s)
+{
+	struct ostream_chunk ci;
+	int rc;
+
+	rc = storage_put_write(os->put, s->out, s->out_len);
+	if (rc == ERR_OK) {
+		crypto_generichash_update(&os->hstate, s->out, s->out_len);
+		ci.index = s->index;
+		ci.offset = os->stored;
+		ci.sealed_len = (uint32_t)(s->out_len - 4);
+		ci.plain_len = (uint32_t)s->in_len;
+		os->stored += s->out_len;
+		if (os->cb != NULL && os->cb(os->cbarg, &ci) != 0)
+			rc = ERR_FAIL;
+	}
+	return rc;
+}
+
+/* Threaded mode: write finished chunks in order, hashing them, so the
+ * caller's thread only fills chunks. */
+static void *
+writer_main(void *arg)
+{
+	struct ostream *os = arg;
+	struct slot *s;
+	int rc;
+
+	pthread_mutex_lock(&os->mtx);
+	for (;;) {
+		s = &os->ring[os->next_out % os->nslots];
+		while (!os->stop && (os->next_out == os->next_index ||
+		    s->state != S_DONE))
+			pthread_cond_wait(&os->done, &os->mtx);
+		if (os->stop)
+			break;
+		if (s->failed) {
+			os->werr = 1;
+			pthread_cond_broadcast(&os->done);
+			break;
+		}
+		pthread_mutex_unlock(&os->mtx);
+		rc = emit(os, s);
+		pthread_mutex_lock(&os->mtx);
+		if (rc != ERR_OK) {
+			snprintf(os->failmsg, sizeof(os->failmsg), "%s",
+			    err_get());
+			os->werr = 1;
+			pthread_cond_broadcast(&os->done);
+			break;
+		}
+		s->state = S_FREE;
+		os->next_out++;
+		pthread_cond_broadcast(&os->done);
+	}
+	pthread_mutex_unlock(&os->mtx);
+	return NULL;
+}
+
+/* Write finished slots to storage in order (inline mode), or in threaded
+ * mode wait for the writer thread if wait_all.  Called with mtx held.
+ * Returns 0 or -1. */
 static int
 drain(struct ostream *os, int wait_all)
 {
-	struct ostream_chunk ci;
 	struct slot *s;
 	int rc;
+
+	if (os->nworkers > 0) {
+		/* The writer thread drains; wait for it if asked. */
+		while (!os->werr && wait_all && os->next_out != os->next_index)
+			pthread_cond_wait(&os->done, &os->mtx);
+		if (os->werr) {
+			err_set("%s", os->failmsg);
+			return -1;
+		}
+		return 0;
+	}
 
 	for (;;) {
 		if (os->next_out == os->next_index ||
@@ -167,20 +242,10 @@ drain(struct ostream *os, int wait_all)
 			err_set("%s", os->failmsg);
 			return -1;
 		}
-		pthread_mutex_unlock(&os->mtx);
-		rc = storage_put_write(os->put, s->out, s->out_len);
-		if (rc == ERR_OK) {
-			crypto_generichash_update(&os->hstate, s->out,
-			    s->out_len);
-			ci.index = s->index;
-			ci.offset = os->stored;
-			ci.sealed_len = (uint32_t)(s->out_len - 4);
-			ci.plain_len = (uint32_t)s->in_len;
-			os->stored += s->out_len;
-			if (os->cb != NULL && os->cb(os->cbarg, &ci) != 0)
-				rc = ERR_FAIL;
-		}
-		pthread_mutex_lock(&os->mtx);
+		/* Inline streams are shared by threads (the manifest gets file
+		 * records from the walk and chunk records from the data
+		 * stream's writer): emit under the lock. */
+		rc = emit(os, s);
 		if (rc != ERR_OK)
 			return -1;
 		s->state = S_FREE;
@@ -292,6 +357,12 @@ ostream_new(struct storage *st, const char *key, const struct obj_header *h,
 			}
 			os->workers[i].started = 1;
 		}
+		if (pthread_create(&os->writer, NULL, writer_main, os) != 0) {
+			err_set("cannot start writer thread");
+			rc = ERR_FAIL;
+			goto fail;
+		}
+		os->writer_started = 1;
 	}
 	*out = os;
 	return ERR_OK;
@@ -358,6 +429,15 @@ ostream_finish(struct ostream *os, struct ostream_result *res)
 	if (submit(os, 1) != 0 || drain(os, 1) != 0)
 		goto fail;
 	pthread_mutex_unlock(&os->mtx);
+	if (os->writer_started) {
+		pthread_mutex_lock(&os->mtx);
+		os->stop = 1;
+		pthread_cond_broadcast(&os->done);
+		pthread_mutex_unlock(&os->mtx);
+		pthread_join(os->writer, NULL);
+		os->writer_started = 0;
+		os->stop = 0;
+	}
 	res->size = os->stored;
 	res->chunks = os->next_out;
 	res->plain = os->plain;
@@ -384,6 +464,8 @@ ostream_free(struct ostream *os)
 	os->stop = 1;
 	pthread_cond_broadcast(&os->work);
 	pthread_mutex_unlock(&os->mtx);
+	if (os->writer_started)
+		pthread_join(os->writer, NULL);
 	for (i = 0; os->workers != NULL && i < (size_t)os->nworkers; i++) {
 		if (os->workers[i].started)
 			pthread_join(os->workers[i].tid, NULL);

@@ -14,7 +14,7 @@
 
 int
 pin_check(const char *url, const char *repo_id, const uint8_t hash[32],
-    int *created)
+    int replace, int *created)
 {
 	char dir[PATH_MAX], path[PATH_MAX], hex[65], line[128], got[128];
 	char abs[PATH_MAX], uhex[33];
@@ -40,8 +40,9 @@ pin_check(const char *url, const char *repo_id, const uint8_t hash[32],
 		err_set("cannot create '%s/pins'", dir);
 		return ERR_FAIL;
 	}
-	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
-		if (errno != ENOENT) {
+	if (replace || (fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) <
+	    0) {
+		if (!replace && errno != ENOENT) {
 			err_set("cannot read '%s': %s", path, strerror(errno));
 			return ERR_FAIL;
 		}

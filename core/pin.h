@@ -15,11 +15,12 @@
  */
 
 /*
- * pin_check(url, repo_id, hash, &created): compare (repo_id, hash) with the
- * pin for url, creating it if there is none (*created = 1).  ERR_CORRUPT if
- * it differs.
+ * pin_check(url, repo_id, hash, replace, &created): compare (repo_id, hash)
+ * with the pin for url, creating it if there is none (*created = 1), or
+ * replacing it if replace is set (init: this host made the repository).
+ * ERR_CORRUPT if it differs.
  */
 int pin_check(const char *url, const char *repo_id, const uint8_t hash[32],
-    int *created);
+    int replace, int *created);
 
 #endif

@@ -1122,7 +1122,7 @@ restore_run(struct repo *repo, const struct repo_archive *a,
 	if (!storage_is_local(r.sto) && threads < 4)
 		threads = 4;   /* fetches overlap network latency */
 	if ((rc = istream_new(r.sto, r.dkey, &h, r.keys + 32, r.nchunks,
-	    r.plan, r.nplan, threads, &r.is)) != ERR_OK)
+	    r.plan, r.nplan, threads, o->target == NULL, &r.is)) != ERR_OK)
 		goto done;
 	if (o->target != NULL && (rc = enter_target(o->target, &saved)) !=
 	    ERR_OK)
@@ -1148,7 +1148,9 @@ restore_run(struct repo *repo, const struct repo_archive *a,
 		uint8_t hash[32];
 		uint64_t size;
 
-		/* A whole read also proves the record's hash of the object. */
+		/* A verification also proves the record's hash of the
+		 * object (a restore relies on the authenticated chunk table
+		 * and the manifest's copy of that hash). */
 		if (istream_object_hash(r.is, hash, &size) == 0 &&
 		    (size != a->data_size ||
 		    memcmp(hash, a->data_hash, 32) != 0)) {
