@@ -1,58 +1,59 @@
 #include <ctype.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "drill_metrics.h"
+
+static int
+cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
 
 int
 drill_metrics_rpo(const int64_t *created_us, size_t n, int64_t now_us,
     double window_s, struct drill_rpo *out)
 {
 	int64_t wstart = now_us - (int64_t)(window_s * DRILL_US);
-	int64_t newest = INT64_MIN, prev;
-	size_t i, j, m = 0;
+	int64_t *t;
+	size_t i, m = 0;
 	double gap;
 
 	memset(out, 0, sizeof(*out));
 	out->newest_age = INFINITY;
-	for (i = 0; i < n; i++) {
-		if (created_us[i] > now_us)
-			continue;
-		m++;
-		if (created_us[i] > newest)
-			newest = created_us[i];
-		if (created_us[i] >= wstart)
-			out->in_window++;
-	}
-	if (m == 0)
+	if (n == 0 || (t = malloc(n * sizeof(*t))) == NULL)
 		return -1;
-	out->newest_us = newest;
-	out->newest_age = (double)(now_us - newest) / DRILL_US;
-	/*
-	 * For every archive in the window, its gap is the distance to the
-	 * latest archive before it.  Quadratic, but the lists are small and
-	 * this needs neither a copy nor a sort.
-	 */
-	for (i = 0; i < n; i++) {
-		if (created_us[i] > now_us || created_us[i] < wstart)
+	for (i = 0; i < n; i++)
+		if (created_us[i] <= now_us)
+			t[m++] = created_us[i];
+	if (m == 0) {
+		free(t);
+		return -1;
+	}
+	if (m > 1)
+		qsort(t, m, sizeof(*t), cmp_i64);
+	out->newest_us = t[m - 1];
+	out->newest_age = (double)(now_us - t[m - 1]) / DRILL_US;
+	/* A gap counts if the archive that ends it is in the window. */
+	for (i = 0; i < m; i++) {
+		if (t[i] < wstart)
 			continue;
-		prev = INT64_MIN;
-		for (j = 0; j < n; j++)
-			if (j != i && created_us[j] <= created_us[i] &&
-			    created_us[j] > prev &&
-			    (created_us[j] < created_us[i] || j < i))
-				prev = created_us[j];
-		if (prev == INT64_MIN)
+		out->in_window++;
+		if (i == 0)
 			continue;
-		gap = (double)(created_us[i] - prev) / DRILL_US;
+		gap = (double)(t[i] - t[i - 1]) / DRILL_US;
 		if (gap > out->max_gap) {
 			out->max_gap = gap;
-			out->gap_from_us = prev;
-			out->gap_to_us = created_us[i];
+			out->gap_from_us = t[i - 1];
+			out->gap_to_us = t[i];
 		}
 	}
+	free(t);
 	out->achieved = out->newest_age > out->max_gap ? out->newest_age :
 	    out->max_gap;
 	return 0;

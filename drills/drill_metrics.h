@@ -30,8 +30,8 @@ struct drill_rpo {
  * created_us[0..n) (any order).  The window is [now - window_s, now]; a
  * gap counts if it ends inside the window (so the gap that straddles the
  * window's start counts too).  Archives created after now are ignored.
- * Returns 0, or -1 if no archive was created at or before now (out holds
- * zeros and newest_age is +infinity).
+ * Returns 0, or -1 if no archive was created at or before now, or if out
+ * of memory (out holds zeros and newest_age is +infinity).
  */
 int drill_metrics_rpo(const int64_t *created_us, size_t n, int64_t now_us,
     double window_s, struct drill_rpo *out);
