@@ -62,12 +62,19 @@ static void
 print_summary(const struct drill_record *rec, const char *kept,
     const char *detail)
 {
-	char a[32], b[32], c[32], d[32];
+	char a[32], b[32], c[32], d[32], name[257];
 	size_t i, hp = 0;
+	int trunc;
 
+	/* Dataset names come from the repository: no terminal controls. */
+	drill_record_sanitize(rec->dataset, strlen(rec->dataset), name,
+	    sizeof(name), &trunc);
+	for (i = 0; name[i] != '\0'; i++)
+		if (name[i] == '\n' || name[i] == '\t')
+			name[i] = '?';
 	for (i = 0; i < rec->nhooks; i++)
 		hp += rec->hooks[i].passed != 0;
-	printf("drill %s %.12s: %s\n", rec->dataset,
+	printf("drill %s %.12s: %s\n", name,
 	    rec->archive_id[0] ? rec->archive_id : "-",
 	    rec->passed ? "PASS" : "FAIL");
 	printf("  RTO %s (target %s)  RPO %s (target %s)\n",
@@ -89,7 +96,7 @@ print_summary(const struct drill_record *rec, const char *kept,
 	if (kept != NULL)
 		printf("  kept restored data in %s\n", kept);
 	if (!rec->passed && detail != NULL && detail[0] != '\0')
-		fprintf(stderr, "bkp: drill %s: %s\n", rec->dataset, detail);
+		fprintf(stderr, "bkp: drill %s: %s\n", name, detail);
 	fflush(stdout);
 }
 
