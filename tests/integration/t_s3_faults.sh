@@ -170,7 +170,9 @@ test_s3_failed_restore_is_clean_and_retry_works() {
 test_s3_upload_memory_bounded() {
 	s3t_repo
 	local small=40000000 big=160000000
-	[ "${BKP_SUITE:-}" = san ] && small=10000000 big=40000000
+	# Under ASan, freed memory sits in a quarantine and counts in RSS.
+	[ "${BKP_SUITE:-}" = san ] && big=120000000
+	export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=0"
 	peak() { # SIZE PARTSIZE -> peak RSS (KiB) of the backup
 		head -c "$1" /dev/urandom >"in.$1"
 		BKP_S3_PART_SIZE=$2 python3 -c '
@@ -188,8 +190,9 @@ print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)' "in.$1" "$BKP" ba
 	b=$(peak "$big" 1048576)
 	c=$(peak "$small" 8388608)
 	note "peak RSS KiB: $small bytes/1 MiB parts: $a; $big bytes/1 MiB parts: $b; $small bytes/8 MiB parts: $c"
-	# 4x the stream, (nearly) the same peak.
-	[ $((b - a)) -lt 8192 ] || fail "peak grew by $((b - a)) KiB with a 4x larger stream"
+	# A stream 3-4x longer, (nearly) the same peak (the pipeline ramps up
+	# over its first MiBs, hence the sizes).
+	[ $((b - a)) -lt 8192 ] || fail "peak grew by $((b - a)) KiB with a longer stream"
 	# 8 MiB parts instead of 1 MiB: at most (4 parallel + 1) x 7 MiB more.
 	[ $((c - a)) -lt $((5 * 7 * 1024 + 4096)) ] || fail "peak grew by $((c - a)) KiB with 8 MiB parts"
 	grep -F "/$PFX/data/" "$S3_PROXY_LOG" | grep -q 'partNumber=30&' ||
