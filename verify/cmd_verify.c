@@ -2,7 +2,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistd.h>
+
 #include <jansson.h>
+#include <sodium.h>
 
 #include "cli.h"
 #include "cmds.h"
@@ -10,6 +13,7 @@
 #include "keys.h"
 #include "repo.h"
 #include "restore.h"
+#include "storage.h"
 #include "util.h"
 #include "verify.h"
 
@@ -23,14 +27,61 @@ static const char usage[] =
 "BLAKE2b-256 hashes its record states and that the chunk framing is whole;\n"
 "lets a third party check stored ciphertext without being able to read it.\n"
 "\n"
+"  --all       every archive in the repository\n"
+"  --record    store the result of each check in the repository as\n"
+"              verifications/<time>-<random>.json (write-once), for\n"
+"              'bkp report'\n"
+"\n"
 "Exit status: 0 all intact, 1 some archive failed, 2 usage, 10 no\n"
 "repository, 12 wrong key or passphrase.\n";
+
+/* Store a verification record (write-once) for bkp report. */
+static int
+put_record(struct repo *r, const struct repo_archive *a, int full, int ok,
+    int64_t started, uint64_t bytes, const char *error)
+{
+	char key[96], when[40], fin[40], host[256], stamp[32], hex[9];
+	int64_t now = util_now_us();
+	uint8_t rnd[4];
+	json_t *j;
+	char *text;
+	int rc;
+
+	if (gethostname(host, sizeof(host)) != 0)
+		snprintf(host, sizeof(host), "unknown");
+	host[sizeof(host) - 1] = '\0';
+	util_iso8601(started, when, sizeof(when));
+	util_iso8601(now, fin, sizeof(fin));
+	randombytes_buf(rnd, sizeof(rnd));
+	util_hex(rnd, sizeof(rnd), hex);
+	snprintf(stamp, sizeof(stamp), "%.4s%.2s%.2sT%.2s%.2s%.2sZ", fin,
+	    fin + 5, fin + 8, fin + 11, fin + 14, fin + 17);
+	snprintf(key, sizeof(key), "verifications/%s-%s.json", stamp, hex);
+	j = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s, "
+	    "s:b, s:s?}", "bkp_verification", 1, "archive", a->id, "name",
+	    a->name, "mode", full ? "full" : "keyless", "started", when,
+	    "finished", fin, "host", host, "finished_us", (json_int_t)now,
+	    "bytes_read", (json_int_t)bytes, "result", ok ? "ok" : "fail",
+	    "ok", ok, "error", error);
+	if (j == NULL || (text = json_dumps(j, JSON_INDENT(2) |
+	    JSON_SORT_KEYS)) == NULL) {
+		json_decref(j);
+		err_set("out of memory");
+		return ERR_FAIL;
+	}
+	json_decref(j);
+	rc = storage_put_bytes(repo_storage(r), key, text, strlen(text));
+	free(text);
+	return rc;
+}
 
 static int
 verify_one(struct repo *r, const struct repo_archive *a,
     const struct keys_secret *sk, const struct cli *c, json_t *out,
-    volatile sig_atomic_t *cancel)
+    volatile sig_atomic_t *cancel, int record)
 {
+	char errbuf[1024];
+	int64_t started = util_now_us();
 	struct restore_opts o;
 	struct restore_stats st;
 	uint64_t bytes = 0;
@@ -48,6 +99,15 @@ verify_one(struct repo *r, const struct repo_archive *a,
 		bytes = st.fetched;
 	} else
 		x = verify_keyless(r, a, &bytes);
+	snprintf(errbuf, sizeof(errbuf), "%s", x == ERR_OK ? "" : err_get());
+	if (record && x != ERR_KEY && put_record(r, a, sk != NULL, x == ERR_OK,
+	    started, bytes, x == ERR_OK ? NULL : errbuf) != ERR_OK) {
+		fprintf(stderr, "bkp: cannot store the verification record: %s\n",
+		    err_get());
+		if (x == ERR_OK)
+			x = ERR_FAIL;
+	}
+	err_set("%s", errbuf);
 	if (x != ERR_OK && x != ERR_KEY && !c->json)
 		fprintf(stderr, "bkp: FAILED: %s\n", err_get());
 	if (out != NULL)
@@ -71,6 +131,7 @@ cmd_verify(int argc, char **argv)
 {
 	static const struct option own[] = {
 		{ "all", no_argument, NULL, 'a' },
+		{ "record", no_argument, NULL, CLI_OPT_FIRST_CMD },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct option *lo = cli_merge_opts(own);
@@ -81,7 +142,7 @@ cmd_verify(int argc, char **argv)
 	struct cli c;
 	json_t *out = NULL;
 	size_t n = 0, i, bad = 0, failed = 0;
-	int ch, x, rc = EXIT_USAGE, all = 0;
+	int ch, x, rc = EXIT_USAGE, all = 0, record = 0;
 
 	cli_init(&c, "verify");
 	while ((ch = getopt_long(argc, argv, CLI_SHORTOPTS "a", lo, NULL)) !=
@@ -96,6 +157,8 @@ cmd_verify(int argc, char **argv)
 			goto done;
 		} else if (ch == 'a')
 			all = 1;
+		else if (ch == CLI_OPT_FIRST_CMD)
+			record = 1;
 		else {
 			rc = cli_bad_option(&c, argv);
 			goto done;
@@ -134,7 +197,7 @@ cmd_verify(int argc, char **argv)
 		goto done;
 	}
 	for (i = 0; i < n; i++) {
-		x = verify_one(r, &arr[i], sk, &c, out, &cancel);
+		x = verify_one(r, &arr[i], sk, &c, out, &cancel, record);
 		if (x == ERR_KEY) {
 			json_decref(out);
 			out = NULL;
