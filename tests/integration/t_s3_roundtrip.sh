@@ -211,3 +211,33 @@ test_s3_proxy_refuses_spoiled_requests() {
 		"$BKP_TEST_S3_ENDPOINT" "$S3_BUCKET" "self-$(basename "$T")" ||
 		fail "the test proxy let a spoiled request through"
 }
+
+# HTTPS with certificate verification: a self-signed server is refused
+# until its certificate is named with --ca-bundle or AWS_CA_BUNDLE.
+test_s3_https_needs_a_trusted_certificate() {
+	. "$S3_HARNESS"
+	s3_start_tls "$T/tls" || fail "cannot start the TLS server"
+	local repo=s3://$S3_BUCKET/tls
+	run_bkp keygen key
+	expect_exit 0
+	run_bkp init -r "$repo" --recipient key.pub --endpoint "$S3_TLS_ENDPOINT"
+	expect_fail
+	expect_error_line "TLS certificate of '127\.0\.0\.1' not trusted"
+	# Another self-signed certificate does not help.
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
+		-addext "subjectAltName=IP:127.0.0.1" -keyout other.key -out other.pem 2>/dev/null
+	run_bkp init -r "$repo" --recipient key.pub --endpoint "$S3_TLS_ENDPOINT" --ca-bundle other.pem
+	expect_fail
+	expect_error_line "not trusted"
+	run_bkp init -r "$repo" --recipient key.pub --endpoint "$S3_TLS_ENDPOINT" --ca-bundle "$S3_TLS_CA"
+	expect_exit 0
+	echo "over TLS" >f.txt
+	run_bkp backup -r "$repo" --name tls --endpoint "$S3_TLS_ENDPOINT" --ca-bundle "$S3_TLS_CA" f.txt
+	expect_exit 0
+	local id
+	id=$(head -n 1 "$BKPT_DIR/stdout")
+	AWS_CA_BUNDLE=$S3_TLS_CA run_bkp restore -r "$repo" -k key "$id" --target out --endpoint "$S3_TLS_ENDPOINT"
+	expect_exit 0
+	cmp f.txt out/f.txt || fail "TLS round trip differs"
+	s3_stop_tls
+}

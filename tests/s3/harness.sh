@@ -116,3 +116,37 @@ s3_faults_clear() {
 s3_aws() {
 	env -u PYTHONPATH -u PYTHONHOME /usr/bin/aws --endpoint-url "$BKP_TEST_S3_ENDPOINT" "$@"
 }
+
+#   s3_start_tls DIR  a second s3rver serving HTTPS (self-signed certificate
+#                    for 127.0.0.1 made with openssl), no proxy, bucket
+#                    $S3_BUCKET; exports S3_TLS_ENDPOINT, S3_TLS_CA (the
+#                    certificate, to use as CA bundle); s3_stop_tls stops it
+s3_start_tls() {
+	local dir=${1:?usage: s3_start_tls DIR} i
+	mkdir -p "$dir/data" || return 1
+	S3_TLS_DIR=$(cd "$dir" && pwd)
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
+		-addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
+		-keyout "$S3_TLS_DIR/key.pem" -out "$S3_TLS_DIR/cert.pem" 2>/dev/null || return 1
+	S3_TLS_PORT=$(_s3_free_port)
+	node --openssl-legacy-provider "$S3_HARNESS_DIR/node_modules/s3rver/bin/s3rver.js" \
+		-d "$S3_TLS_DIR/data" -a 127.0.0.1 -p "$S3_TLS_PORT" --silent \
+		--key "$S3_TLS_DIR/key.pem" --cert "$S3_TLS_DIR/cert.pem" \
+		--configure-bucket "$S3_BUCKET" >>"$S3_TLS_DIR/s3rver.log" 2>&1 &
+	S3_TLS_PID=$!
+	export S3_TLS_ENDPOINT="https://127.0.0.1:$S3_TLS_PORT" S3_TLS_CA="$S3_TLS_DIR/cert.pem" S3_TLS_PID
+	for i in $(seq 1 100); do
+		curl -s -o /dev/null --cacert "$S3_TLS_CA" "$S3_TLS_ENDPOINT/" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	echo "s3_start_tls: server did not come up (see $S3_TLS_DIR/s3rver.log)" >&2
+	return 1
+}
+
+s3_stop_tls() {
+	[ -n "${S3_TLS_PID:-}" ] || return 0
+	kill "$S3_TLS_PID" 2>/dev/null
+	wait "$S3_TLS_PID" 2>/dev/null
+	S3_TLS_PID=
+	return 0
+}
