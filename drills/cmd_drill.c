@@ -18,6 +18,7 @@
 #include "err.h"
 #include "keys.h"
 #include "repo.h"
+#include "util.h"
 
 #define MAX_DATASET_ARGS 256
 
@@ -326,7 +327,7 @@ cmd_drill(int argc, char **argv)
 			err_set("out of memory");
 			goto fail;
 		}
-		sel = drill_pick(sub, m, &t, drill_metrics_now_us(), idx,
+		sel = drill_pick(sub, m, &t, util_now_us(), idx,
 		    &count);
 		for (k = 0; k < (count > 0 ? count : 1); k++) {
 			struct drill_record rec;

@@ -16,6 +16,7 @@
 #include "err.h"
 #include "repo.h"
 #include "report.h"
+#include "util.h"
 
 #ifndef BKP_VERSION
 #define BKP_VERSION "unknown"
@@ -136,7 +137,7 @@ cmd_report(int argc, char **argv)
 	ex = EXIT_FAIL;
 	in.repo_id = repo_config(r)->id;
 	in.version = BKP_VERSION;
-	in.now_us = drill_metrics_now_us();
+	in.now_us = util_now_us();
 	in.cfg = &cfg;
 	if ((rc = repo_list(r, NULL, &arr, &n, &in.ar_bad)) != ERR_OK ||
 	    (rc = drill_store_load(repo_storage(r), &dr, &nd, &in.dr_bad,

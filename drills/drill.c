@@ -16,6 +16,7 @@
 #include "err.h"
 #include "repo.h"
 #include "restore.h"
+#include "util.h"
 
 #ifndef BKP_VERSION
 #define BKP_VERSION "unknown"
@@ -190,7 +191,7 @@ run_hooks(struct drill_ctx *ctx, const struct repo_archive *a,
 {
 	char *env[4] = { NULL, NULL, NULL, NULL };
 	size_t i, n;
-	double t0 = drill_metrics_mono();
+	double t0 = util_mono();
 	char d[32];
 	int rc = ERR_FAIL;
 
@@ -237,7 +238,7 @@ run_hooks(struct drill_ctx *ctx, const struct repo_archive *a,
 	}
 	rc = ERR_OK;
 out:
-	rec->t_hooks = drill_metrics_mono() - t0;
+	rec->t_hooks = util_mono() - t0;
 	for (i = 0; i < 3; i++)
 		free(env[i]);
 	return rc;
@@ -247,7 +248,7 @@ int
 drill_missing(struct drill_ctx *ctx, const char *dataset,
     const struct drill_target *t, struct drill_record *rec)
 {
-	rec->started_us = drill_metrics_now_us();
+	rec->started_us = util_now_us();
 	if (rec_common(ctx, dataset, t, rec) != ERR_OK ||
 	    drill_record_strset(&rec->selection, "newest") != ERR_OK ||
 	    measure_rpo(NULL, 0, t, rec) != ERR_OK ||
@@ -255,7 +256,7 @@ drill_missing(struct drill_ctx *ctx, const char *dataset,
 		return ERR_FAIL;
 	rec->rto_passed = 0;
 	rec->scratch_wiped = 1;   /* nothing was written */
-	rec->finished_us = drill_metrics_now_us();
+	rec->finished_us = util_now_us();
 	return ERR_OK;
 }
 
@@ -267,13 +268,13 @@ drill_run(struct drill_ctx *ctx, const struct repo_archive *a,
 	struct restore_opts ro;
 	struct restore_stats st, vst;
 	struct drill_scratch sc = { NULL, NULL, -1, -1, 0 };
-	double t0 = drill_metrics_mono(), t1;
+	double t0 = util_mono(), t1;
 	char h1[32], h2[32];
 	int rc, restored = 0, validated = 0;
 
 	ctx->detail[0] = '\0';
 	ctx->kept = NULL;
-	rec->started_us = drill_metrics_now_us();
+	rec->started_us = util_now_us();
 	if (rec_common(ctx, a->name, t, rec) != ERR_OK ||
 	    drill_record_strset(&rec->selection, selection) != ERR_OK ||
 	    rec_archive(a, rec) != ERR_OK ||
@@ -306,7 +307,7 @@ drill_run(struct drill_ctx *ctx, const struct repo_archive *a,
 		rec->scratch_wiped = 1;
 		goto finish;
 	}
-	rec->t_prepare = drill_metrics_mono() - t0;
+	rec->t_prepare = util_mono() - t0;
 
 	/* 2. Restore: fetch, decrypt+decompress, extract. */
 	memset(&ro, 0, sizeof(ro));
@@ -343,10 +344,10 @@ drill_run(struct drill_ctx *ctx, const struct repo_archive *a,
 	/* 3. Validate what landed on disk against the manifest. */
 	if (restored) {
 		memset(&vst, 0, sizeof(vst));
-		t1 = drill_metrics_mono();
+		t1 = util_mono();
 		rc = restore_validate_tree(ctx->r, a, ctx->sk, sc.data, NULL,
 		    0, &vst);
-		rec->t_validate = drill_metrics_mono() - t1;
+		rec->t_validate = util_mono() - t1;
 		rec->v_files = vst.files;
 		rec->v_bytes = vst.bytes;
 		rec->v_mismatches = vst.mismatches;
@@ -387,7 +388,7 @@ drill_run(struct drill_ctx *ctx, const struct repo_archive *a,
 
 	/* 5. RTO: from the start to restored, validated and hooked. */
 	if (validated) {
-		rec->rto_achieved = drill_metrics_mono() - t0;
+		rec->rto_achieved = util_mono() - t0;
 		rec->rto_passed = rec->rto_achieved <= t->rto;
 		if (!rec->rto_passed && drill_record_fail(rec, "rto exceeded: "
 		    "%s, target %s",
@@ -410,7 +411,7 @@ drill_run(struct drill_ctx *ctx, const struct repo_archive *a,
 			return ERR_FAIL;
 	}
 finish:
-	rec->finished_us = drill_metrics_now_us();
+	rec->finished_us = util_now_us();
 	return ERR_OK;
 
 oom:

@@ -14,6 +14,7 @@
 #include "drill_metrics.h"
 #include "drill_record.h"
 #include "err.h"
+#include "util.h"
 
 #define KILL_GRACE 2.0   /* seconds between SIGTERM and SIGKILL */
 #define DRAIN_GRACE 1.0  /* seconds to drain output after the hook exits */
@@ -50,7 +51,7 @@ drill_hook_run(const char *cmd, const char *cwd, const char *const *env,
 	char *out = NULL;
 	size_t outlen = 0, kept = DRILL_HOOK_OUTPUT_MAX - 1;
 	char buf[4096];
-	double t0 = drill_metrics_mono(), now, deadline, killat = 0;
+	double t0 = util_mono(), now, deadline, killat = 0;
 	struct pollfd pfd;
 	int fds[2] = { -1, -1 }, status = 0, exited = 0, rfd_open = 1;
 	int termed = 0, killed = 0, trunc = 0, rc = ERR_FAIL;
@@ -84,7 +85,7 @@ drill_hook_run(const char *cmd, const char *cwd, const char *const *env,
 	deadline = t0 + timeout;
 
 	while (!exited || rfd_open) {
-		now = drill_metrics_mono();
+		now = util_mono();
 		if (!exited && !termed && now >= deadline) {
 			res->timed_out = 1;
 			kill(-pid, SIGTERM);
@@ -134,7 +135,7 @@ drill_hook_run(const char *cmd, const char *cwd, const char *const *env,
 	kill(-pid, SIGKILL);
 	if (notify_fd >= 0)
 		dprintf(notify_fd, "pgid 0\n");
-	res->seconds = drill_metrics_mono() - t0;
+	res->seconds = util_mono() - t0;
 	if (WIFEXITED(status))
 		res->exit_code = WEXITSTATUS(status);
 	else if (WIFSIGNALED(status))

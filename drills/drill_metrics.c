@@ -59,24 +59,6 @@ drill_metrics_rpo(const int64_t *created_us, size_t n, int64_t now_us,
 	return 0;
 }
 
-int64_t
-drill_metrics_now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * DRILL_US + ts.tv_nsec / 1000;
-}
-
-double
-drill_metrics_mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 char *
 drill_metrics_iso(int64_t us, char *buf, size_t len)
 {

@@ -36,12 +36,6 @@ struct drill_rpo {
 int drill_metrics_rpo(const int64_t *created_us, size_t n, int64_t now_us,
     double window_s, struct drill_rpo *out);
 
-/* drill_metrics_now_us(): the current UTC time in microseconds. */
-int64_t drill_metrics_now_us(void);
-
-/* drill_metrics_mono(): seconds on the monotonic clock. */
-double drill_metrics_mono(void);
-
 /*
  * drill_metrics_iso(us, buf, len): "2026-11-25T18:00:00Z" (len >= 21;
  * truncated otherwise).  Returns buf.

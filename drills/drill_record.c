@@ -9,6 +9,7 @@
 #include "drill_metrics.h"
 #include "drill_record.h"
 #include "err.h"
+#include "util.h"
 
 #define MAX_STR 4096            /* longest string field accepted */
 #define MAX_RECIPIENTS 64
@@ -119,19 +120,6 @@ drill_record_sanitize(const void *in, size_t len, char *out, size_t outlen,
 	*truncated = len > n;
 }
 
-void
-drill_record_hex(const uint8_t *bin, size_t n, char *hex)
-{
-	static const char digits[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		hex[2 * i] = digits[bin[i] >> 4];
-		hex[2 * i + 1] = digits[bin[i] & 15];
-	}
-	hex[2 * n] = '\0';
-}
-
 /* Build helpers: every json_object_set_new failure is caught at the end by
  * checking the count of failures carried in *bad. */
 static void
@@ -152,7 +140,7 @@ jhex(const uint8_t *b, size_t n)
 {
 	char hex[2 * 64 + 1];
 
-	drill_record_hex(b, n, hex);
+	util_hex(b, n, hex);
 	return json_string(hex);
 }
 
@@ -486,29 +474,14 @@ get_hexid(json_t *o, const char *k, char *out, size_t hexlen, struct px *x)
 	memcpy(out, s, hexlen + 1);
 }
 
-static int
-unhex(const char *s, uint8_t *out, size_t n)
-{
-	size_t i;
-	int hi, lo;
-
-	for (i = 0; i < n; i++) {
-		hi = s[2 * i] <= '9' ? s[2 * i] - '0' : s[2 * i] - 'a' + 10;
-		lo = s[2 * i + 1] <= '9' ? s[2 * i + 1] - '0' :
-		    s[2 * i + 1] - 'a' + 10;
-		out[i] = (uint8_t)(hi << 4 | lo);
-	}
-	return 0;
-}
-
 static void
 get_hash(json_t *o, const char *k, uint8_t out[32], struct px *x)
 {
 	char hex[65];
 
 	get_hexid(o, k, hex, 64, x);
-	if (!x->bad)
-		unhex(hex, out, 32);
+	if (!x->bad && util_unhex(hex, out, 32) != 0)
+		badf(x, k);
 }
 
 static void

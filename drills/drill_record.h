@@ -133,7 +133,4 @@ int drill_record_parse(const void *buf, size_t len, struct drill_record *rec);
 void drill_record_sanitize(const void *in, size_t len, char *out,
     size_t outlen, int *truncated);
 
-/* drill_record_hex(bin, n, hex): lowercase hex of n bytes (hex holds 2n+1). */
-void drill_record_hex(const uint8_t *bin, size_t n, char *hex);
-
 #endif

@@ -11,6 +11,7 @@
 #include "drill_store.h"
 #include "err.h"
 #include "storage.h"
+#include "util.h"
 
 #define VERIFY_MAX (64 * 1024)
 #define MAX_KEY 127
@@ -133,7 +134,7 @@ drill_store_put(struct storage *st, struct drill_record *rec)
 	}
 	for (tries = 0; tries < 3; tries++) {
 		randombytes_buf(r, sizeof(r));
-		drill_record_hex(r, sizeof(r), rnd);
+		util_hex(r, sizeof(r), rnd);
 		snprintf(rec->key, sizeof(rec->key), "%s%s.%06lldZ-%s.json",
 		    DRILL_STORE_PREFIX, stamp, (long long)(t % DRILL_US), rnd);
 		free(text);

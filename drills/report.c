@@ -14,6 +14,7 @@
 #include "err.h"
 #include "repo.h"
 #include "report.h"
+#include "util.h"
 
 #define QUARTER_DAYS 92     /* a drill at least this often (CIS 11.5) */
 #define CELL 512
@@ -489,25 +490,6 @@ table_end(struct out *o)
 	fputs(o->fmt == REPORT_HTML ? "</tbody></table>\n" : "\n", o->f);
 }
 
-static char *
-size_str(uint64_t n, char *buf, size_t len)
-{
-	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB",
-		"PiB" };
-	double v = (double)n;
-	int u = 0;
-
-	while (v >= 1024 && u < 5) {
-		v /= 1024;
-		u++;
-	}
-	if (u == 0)
-		snprintf(buf, len, "%llu B", (unsigned long long)n);
-	else
-		snprintf(buf, len, "%.1f %s", v, unit[u]);
-	return buf;
-}
-
 static void
 hooks_str(const struct drill_record *r, char *buf, size_t len)
 {
@@ -834,9 +816,9 @@ inventory(struct out *o, const struct model *m)
 		snprintf(c[0], CELL, "%s", a->name);
 		snprintf(c[1], CELL, "%s", a->id);
 		drill_metrics_iso(a->created_us, c[2], CELL);
-		size_str(a->data_size + a->manifest_size, c[3], CELL);
+		util_human(a->data_size + a->manifest_size, c[3], CELL);
 		snprintf(c[4], CELL, "%llu", (unsigned long long)a->files);
-		size_str(a->bytes, c[5], CELL);
+		util_human(a->bytes, c[5], CELL);
 		snprintf(c[6], CELL, "%s", crypto_cipher_name(a->cipher));
 		c[7][0] = '\0';
 		for (j = 0, w = 0; j < a->nrecip && w >= 0 && w < CELL; j++)
@@ -883,7 +865,7 @@ integrity(struct out *o, const struct model *m)
 		snprintf(c[0], CELL, "%s", a->id);
 		snprintf(c[1], CELL, "%s", a->name);
 		drill_metrics_iso(a->created_us, c[2], CELL);
-		drill_record_hex(a->data_hash, 32, c[3]);
+		util_hex(a->data_hash, 32, c[3]);
 		if ((v = latest_verification(in, a->id)) == NULL) {
 			snprintf(c[4], CELL, "never verified");
 			cls[4] = "warn";
@@ -995,7 +977,7 @@ chain(struct out *o, const struct model *m)
 		para(o, "bad", "No drill records in the repository.");
 		return;
 	}
-	drill_record_hex(in->dr[in->ndr - 1].hash, 32, hex);
+	util_hex(in->dr[in->ndr - 1].hash, 32, hex);
 	para(o, in->chain_breaks == 0 ? "ok" : "bad", "%zu drill record%s, "
 	    "each naming the BLAKE2b-256 of the record before it: %s. "
 	    "Latest record %s, BLAKE2b-256 %s (note it: any later change to "
@@ -1171,11 +1153,11 @@ render_json(const struct model *m, FILE *f)
 		ADD(x, "dataset", json_string(ar->name));
 		ADD(x, "created", jtime(ar->created_us));
 		ADD(x, "data_size", json_integer((json_int_t)ar->data_size));
-		drill_record_hex(ar->data_hash, 32, hex);
+		util_hex(ar->data_hash, 32, hex);
 		ADD(x, "data_blake2b", json_string(hex));
 		ADD(x, "manifest_size", json_integer((json_int_t)
 		    ar->manifest_size));
-		drill_record_hex(ar->manifest_hash, 32, hex);
+		util_hex(ar->manifest_hash, 32, hex);
 		ADD(x, "manifest_blake2b", json_string(hex));
 		ADD(x, "files", json_integer((json_int_t)ar->files));
 		ADD(x, "bytes", json_integer((json_int_t)ar->bytes));
@@ -1236,7 +1218,7 @@ render_json(const struct model *m, FILE *f)
 		ADD(x, "unreadable", json_integer((json_int_t)in->dr_bad));
 		ADD(x, "breaks", json_integer((json_int_t)in->chain_breaks));
 		if (in->ndr > 0) {
-			drill_record_hex(in->dr[in->ndr - 1].hash, 32, hex);
+			util_hex(in->dr[in->ndr - 1].hash, 32, hex);
 			ADD(x, "head_key", json_string(in->dr[in->ndr -
 			    1].key));
 			ADD(x, "head_blake2b", json_string(hex));

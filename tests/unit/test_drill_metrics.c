@@ -116,12 +116,3 @@ Test(drill_metrics, human_durations)
 		cr_expect_str_eq(drill_metrics_human(t[i].s, buf, sizeof(buf)),
 		    t[i].want);
 }
-
-Test(drill_metrics, clocks_move)
-{
-	double a = drill_metrics_mono();
-	int64_t n = drill_metrics_now_us();
-
-	cr_expect(n > 1700000000LL * DRILL_US);
-	cr_expect(drill_metrics_mono() >= a);
-}
