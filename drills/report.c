@@ -1197,6 +1197,15 @@ render_json(const struct model *m, FILE *f)
 		ADD(x, "rpo_achieved_s", jsecs(r->rpo_achieved));
 		ADD(x, "rpo_target_s", jsecs(r->rpo_target));
 		ADD(x, "rpo_passed", json_boolean(r->rpo_passed));
+		ADD(x, "phases", y = json_object());
+		if (y != NULL) {
+			ADD(y, "fetch_s", jsecs(r->t_fetch));
+			ADD(y, "decrypt_s", jsecs(r->t_decrypt));
+			ADD(y, "extract_s", jsecs(r->t_extract));
+			ADD(y, "restore_wall_s", jsecs(r->t_restore_wall));
+			ADD(y, "validate_s", jsecs(r->t_validate));
+			ADD(y, "hooks_s", jsecs(r->t_hooks));
+		}
 		ADD(x, "restore", json_string(r->restore_status));
 		ADD(x, "validation", json_string(r->validate_status));
 		ADD(x, "files_checked", json_integer((json_int_t)r->v_files));

@@ -158,6 +158,7 @@ assert ds["ehr"]["within_rpo"] is True and ds["pacs"]["last_drill"] is None
 assert len(o["drills"]) == 3
 assert [d["result"] for d in o["drills"]] == ["pass", "fail", "fail"]
 assert o["drills"][1]["rto_passed"] is False
+assert all(k in o["drills"][0]["phases"] for k in ("fetch_s", "decrypt_s", "extract_s", "validate_s"))
 assert o["drills"][2]["hooks"][0]["exit_code"] == 4
 assert o["chain"]["records"] == 3 and o["chain"]["breaks"] == 0
 assert any(a["id"] == sys.argv[2] and a["latest_verification"] is None for a in o["archives"])
