@@ -768,17 +768,17 @@ inventory(struct out *o, const struct model *m)
 {
 	static const char *const h1[] = { "Dataset", "Archives", "Oldest",
 		"Newest", "Newest age", "RPO target", "Within RPO",
-		"Largest gap (window)", "RTO target" };
+		"Largest gap (window)", "RTO target", "Last drill" };
 	static const char *const h2[] = { "Dataset", "Archive", "Created",
 		"Stored size", "Entries", "Content bytes", "Cipher",
 		"Recipient keys", "Skipped at backup" };
 	const struct report_input *in = m->in;
-	char c[9][CELL];
-	const char *cls[9];
+	char c[10][CELL], t[32];
+	const char *cls[10];
 	size_t i, j;
 	int w;
 
-	table_begin(o, h1, 9);
+	table_begin(o, h1, 10);
 	for (i = 0; i < m->nds; i++) {
 		const struct ds *d = &m->ds[i];
 
@@ -801,7 +801,16 @@ inventory(struct out *o, const struct model *m)
 		snprintf(c[6], CELL, "%s", d->within_rpo ? "yes" : "NO");
 		cls[6] = d->within_rpo ? "ok" : "bad";
 		drill_metrics_human(d->rto, c[8], CELL);
-		table_row(o, c, cls, 9);
+		if (d->last_drill == NULL) {
+			snprintf(c[9], CELL, "never");
+			cls[9] = "bad";
+		} else {
+			snprintf(c[9], CELL, "%s %s", drill_metrics_iso(
+			    d->last_drill->started_us, t, sizeof(t)),
+			    d->last_drill->passed ? "PASS" : "FAIL");
+			cls[9] = d->last_drill->passed ? "ok" : "bad";
+		}
+		table_row(o, c, cls, 10);
 	}
 	table_end(o);
 	para(o, NULL, "Archives (%zu). Sizes are of the encrypted objects "

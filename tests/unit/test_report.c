@@ -190,6 +190,10 @@ Test(report, html_sections_gaps_first_and_chart)
 	cr_expect(strstr(h, rc1.fpr) != NULL);
 	cr_expect(strstr(h, "passed 2026-11-25T11:00:00Z (keyless)") != NULL);
 	cr_expect(strstr(h, "never verified") != NULL);
+	cr_expect(strstr(h, "<td class=\"bad\">never</td>") != NULL,
+	    "undrilled dataset not marked in the inventory");
+	cr_expect(strstr(h, "2026-11-25T10:00:00Z PASS") != NULL,
+	    "last drill of ehr not in the inventory");
 	/* self-contained: no external references */
 	cr_expect(strstr(h, "src=") == NULL);
 	cr_expect(strstr(h, "href=") == NULL);
