@@ -1,6 +1,9 @@
+#include <ftw.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -45,6 +48,33 @@ struct bctx {
 	int show;
 };
 
+/* A background scan sums the sources' sizes so the progress line can show
+ * an ETA; it only runs when progress is shown. */
+static _Atomic uint64_t scan_total;
+static _Atomic int scan_done;
+
+static int
+scan_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)path;
+	(void)ftw;
+	if (flag == FTW_F && S_ISREG(sb->st_mode))
+		scan_total += (uint64_t)sb->st_size;
+	return 0;
+}
+
+static void *
+scan_main(void *arg)
+{
+	struct backup_opts *o = arg;
+	size_t i;
+
+	for (i = 0; i < o->npaths; i++)
+		nftw(o->paths[i], scan_one, 32, FTW_PHYS);
+	scan_done = 1;
+	return NULL;
+}
+
 static void
 show_progress(void *arg, const struct backup_progress *p)
 {
@@ -57,6 +87,17 @@ show_progress(void *arg, const struct backup_progress *p)
 	util_human(p->stored, st, sizeof(st));
 	util_human(p->elapsed > 0 ? (uint64_t)(p->bytes / p->elapsed) : 0,
 	    rate, sizeof(rate));
+	if (scan_done && p->bytes > 0 && scan_total > p->bytes) {
+		char all[32], eta[32];
+
+		util_human(scan_total, all, sizeof(all));
+		util_duration((double)(scan_total - p->bytes) * p->elapsed /
+		    (double)p->bytes, eta, sizeof(eta));
+		cli_progress("%llu files, %s of %s read, %s/s, %s stored, "
+		    "ETA %s", (unsigned long long)p->files, rd, all, rate, st,
+		    eta);
+		return;
+	}
 	cli_progress("%llu files, %s read, %s/s, %s stored",
 	    (unsigned long long)p->files, rd, rate, st);
 }
@@ -98,7 +139,8 @@ cmd_backup(int argc, char **argv)
 	const char *stdin_name = NULL;
 	char *end;
 	long level = 3;
-	int ch, x, rc = EXIT_USAGE, lockfd = -1, created;
+	int ch, x, rc = EXIT_USAGE, lockfd = -1, created, scanning = 0;
+	pthread_t scanner;
 
 	memset(&o, 0, sizeof(o));
 	cli_init(&c, "backup");
@@ -198,6 +240,9 @@ cmd_backup(int argc, char **argv)
 	o.warn = cli_warn;
 	o.progress = show_progress;
 	o.arg = &bc;
+	if (bc.show && o.stdin_name == NULL &&
+	    pthread_create(&scanner, NULL, scan_main, &o) == 0)
+		scanning = 1;
 	x = backup_run(r, &o, &res);
 	cli_progress_done();
 	if (x != ERR_OK) {
@@ -226,6 +271,8 @@ cmd_backup(int argc, char **argv)
 	}
 	rc = res.warnings > 0 ? EXIT_WARN : EXIT_OK;
 done:
+	if (scanning)
+		pthread_join(scanner, NULL);
 	lock_release(lockfd);
 	repo_free(r);
 	free(lo);

@@ -10,4 +10,13 @@ int cmd_list(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 
+#include <stdint.h>
+
+struct restore_stats;
+
+/* cmd_restore_progress(arg, st, total): progress line for restore and
+ * verify; arg points to the start time (util_mono()). */
+void cmd_restore_progress(void *arg, const struct restore_stats *st,
+    uint64_t total);
+
 #endif

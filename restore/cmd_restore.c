@@ -36,19 +36,23 @@ static const char usage[] =
 "Exit status: 0 ok, 1 failure or entries not restored, 2 usage, 10 no\n"
 "repository, 12 wrong key or passphrase.\n";
 
-static void
-show_progress(void *arg, const struct restore_stats *st, uint64_t total)
+void
+cmd_restore_progress(void *arg, const struct restore_stats *st,
+    uint64_t total)
 {
-	char done[32], all[32], eta[32];
-	double rate = st->t_wall;
+	char done[32], all[32], rate[32], eta[32];
+	double *t0 = arg, el = util_mono() - *t0, r;
 
-	(void)arg;
+	r = el > 0 ? (double)st->bytes / el : 0;
 	util_human(st->bytes, done, sizeof(done));
 	util_human(total, all, sizeof(all));
-	(void)rate;
-	snprintf(eta, sizeof(eta), "%s", "");
-	cli_progress("%llu files, %s of %s%s", (unsigned long long)st->files,
-	    done, all, eta);
+	util_human((uint64_t)r, rate, sizeof(rate));
+	if (r > 0 && total > st->bytes)
+		util_duration((double)(total - st->bytes) / r, eta, sizeof(eta));
+	else
+		snprintf(eta, sizeof(eta), "-");
+	cli_progress("%llu files, %s of %s, %s/s, ETA %s",
+	    (unsigned long long)st->files, done, all, rate, eta);
 }
 
 int
@@ -70,6 +74,7 @@ cmd_restore(int argc, char **argv)
 	struct repo *r = NULL;
 	struct cli c;
 	char sz[32], dur[32];
+	double t0;
 	int ch, x, rc = EXIT_USAGE, have_a = 0;
 
 	memset(&o, 0, sizeof(o));
@@ -125,8 +130,11 @@ cmd_restore(int argc, char **argv)
 	o.threads = c.threads;
 	o.cancel = &cancel;
 	o.warn = cli_warn;
-	if (cli_show_progress(&c))
-		o.progress_cb = show_progress;
+	t0 = util_mono();
+	if (cli_show_progress(&c)) {
+		o.progress_cb = cmd_restore_progress;
+		o.arg = &t0;
+	}
 	x = restore_run(r, &a, sk, &o, &st);
 	cli_progress_done();
 	if (c.json)

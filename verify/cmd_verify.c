@@ -95,7 +95,12 @@ verify_one(struct repo *r, const struct repo_archive *a,
 		o.threads = c->threads;
 		o.cancel = cancel;
 		o.warn = cli_warn;
+		if (cli_show_progress(c)) {
+			o.progress_cb = cmd_restore_progress;
+			o.arg = &t0;
+		}
 		x = restore_run(r, a, sk, &o, &st);
+		cli_progress_done();
 		bytes = st.fetched;
 	} else
 		x = verify_keyless(r, a, &bytes);
