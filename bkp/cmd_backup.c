@@ -34,7 +34,8 @@ static const char usage[] =
 "                        (default 'stdin')\n"
 "  -x, --exclude PATTERN skip paths or names matching PATTERN (repeatable)\n"
 "  -l, --level N         zstd level, 1 to 19 (default 3)\n"
-"  --threads N           compression/encryption threads (default: cores)\n"
+"  --threads N           compression/encryption threads (default: cores,\n"
+"                        at most 4; each adds about 12 MiB)\n"
 "  -q, --quiet           no summary line\n"
 "  --json                print a JSON object with the id and statistics\n"
 "  --progress, --no-progress  force the progress line on or off (default:\n"
@@ -235,7 +236,9 @@ cmd_backup(int argc, char **argv)
 	bc.show = cli_show_progress(&c);
 	o.excludes = excludes;
 	o.level = (int)level;
-	o.threads = c.threads > 0 ? c.threads : util_ncpu();
+	/* Memory is about (threads + 3) x 2 chunks: cap the default. */
+	o.threads = c.threads > 0 ? c.threads : util_ncpu() > 4 ? 4 :
+	    util_ncpu();
 	o.cancel = &cancel;
 	o.warn = cli_warn;
 	o.progress = show_progress;

@@ -244,7 +244,7 @@ istream_new(struct storage *st, const char *key, const struct obj_header *h,
 	is->plan = plan;
 	is->nplan = nplan;
 	is->nworkers = threads < 1 ? 1 : threads;
-	is->nslots = (size_t)is->nworkers * 2 + 1;
+	is->nslots = (size_t)is->nworkers + 2;
 	if ((rc = check_header(st, key, h, is->hdr)) != ERR_OK)
 		goto fail;
 	rc = ERR_FAIL;

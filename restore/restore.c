@@ -1118,7 +1118,8 @@ restore_run(struct repo *repo, const struct repo_archive *a,
 	h.content = r.content;
 	h.chunk_size = a->chunk_size;
 	memcpy(h.id, r.id, 16);
-	threads = o->threads > 0 ? o->threads : util_ncpu();
+	threads = o->threads > 0 ? o->threads : util_ncpu() > 4 ? 4 :
+	    util_ncpu();
 	if (!storage_is_local(r.sto) && threads < 4)
 		threads = 4;   /* fetches overlap network latency */
 	if ((rc = istream_new(r.sto, r.dkey, &h, r.keys + 32, r.nchunks,
