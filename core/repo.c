@@ -519,7 +519,8 @@ repo_list(struct repo *r, const char *name, struct repo_archive **arr,
 		}
 		k++;
 	}
-	qsort(out, k, sizeof(*out), cmp_created);
+	if (k > 1)
+		qsort(out, k, sizeof(*out), cmp_created);
 	*arr = out;
 	*n = k;
 	out = NULL;

@@ -444,7 +444,8 @@ local_list(struct storage *st, const char *prefix,
 	}
 	for (i = 0; i < ls.n; i++)
 		idx[i] = i;
-	qsort_r(idx, ls.n, sizeof(*idx), cmp_idx, ls.keys);
+	if (ls.n > 1)
+		qsort_r(idx, ls.n, sizeof(*idx), cmp_idx, ls.keys);
 	for (i = 0; i < ls.n && rc == 0; i++)
 		rc = cb(arg, ls.keys[idx[i]], ls.sizes[idx[i]]);
 done:

@@ -490,7 +490,8 @@ add_needed(struct rs *r)
 	manifest_reader_free(mr);
 	if (rc < 0)
 		return rc;
-	qsort(r->ranges, r->nranges, sizeof(*r->ranges), cmp_range);
+	if (r->nranges > 1)
+		qsort(r->ranges, r->nranges, sizeof(*r->ranges), cmp_range);
 	for (k = 1, w = 0; k < r->nranges; k++) {
 		if (r->ranges[k].o <= r->ranges[w].e) {
 			if (r->ranges[k].e > r->ranges[w].e)
