@@ -60,6 +60,7 @@ struct s3 {
 	long retry_base_ms;
 	long low_speed_time;
 	char list_max[16];  /* max-keys for listings, "" for the default */
+	int no_inm;         /* server refused If-None-Match (501): skip it */
 	pthread_mutex_t lock; /* guards pool */
 	CURL *pool[S3_POOL];
 	int npool;
@@ -283,6 +284,11 @@ storage_s3_base_url(const char *endpoint, const char *bucket, int path_style,
 	int https, ps;
 
 	*base = *host = NULL;
+	if (strchr(endpoint, '@') != NULL) {
+		/* Do not echo it: it may hold a password. */
+		err_set("endpoint must not contain user information");
+		return ERR_USAGE;
+	}
 	if (strncasecmp(endpoint, "https://", 8) == 0) {
 		https = 1;
 		auth = endpoint + 8;
@@ -358,8 +364,19 @@ valid_key(const char *key)
 {
 	size_t n = strlen(key);
 
+	const char *seg;
+
 	if (n == 0 || n > 900)
 		return 0;
+	/* No empty, "." or ".." segments: URL normalisation would change
+	 * the path that was signed. */
+	for (seg = key; seg != NULL; seg = strchr(seg, '/') ?
+	    strchr(seg, '/') + 1 : NULL) {
+		size_t sl = strcspn(seg, "/");
+		if (sl == 0 || (sl == 1 && seg[0] == '.') ||
+		    (sl == 2 && seg[0] == '.' && seg[1] == '.'))
+			return 0;
+	}
 	for (; *key != '\0'; key++)
 		if ((unsigned char)*key < 0x20 || *key == 0x7f)
 			return 0;
@@ -506,6 +523,7 @@ xfer_setup(const struct s3 *s3, struct xfer *x, CURL *h)
 #define SET(o, v) if (e == CURLE_OK) e = curl_easy_setopt(h, o, v)
 	SET(CURLOPT_URL, x->url);
 	SET(CURLOPT_PROTOCOLS_STR, "http,https");
+	SET(CURLOPT_PATH_AS_IS, 1L);
 	SET(CURLOPT_NOSIGNAL, 1L);
 	SET(CURLOPT_FOLLOWLOCATION, 0L);
 	SET(CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
@@ -614,7 +632,7 @@ xfer_classify(const struct s3 *s3, struct xfer *x, CURL *h, CURLcode cc,
 		err_set("'%s': %s", what, curl_easy_strerror(cc));
 		return ERR_FAIL;
 	}
-	if (code >= 500 || code == 429) {
+	if ((code >= 500 && code != 501) || code == 429) {
 		char c[64], m[160];
 		s3xml_error((char *)x->rbuf, x->rlen, c, sizeof(c), m,
 		    sizeof(m));
@@ -1742,12 +1760,15 @@ put_single(struct s3_put *p)
 	struct xfer x;
 	int rc;
 
+	int inm = !__atomic_load_n(&s3->no_inm, __ATOMIC_RELAXED);
+
 	if ((rc = check_absent(s3, p->key)) != ERR_OK)
 		return rc;
+again:
 	if ((rc = xfer_init(s3, &x, "PUT", p->key, NULL, body, len, NULL)) !=
 	    ERR_OK)
 		return rc;
-	if (hdr_add(&x.hdrs, "If-None-Match: *")) {
+	if (inm && hdr_add(&x.hdrs, "If-None-Match: *")) {
 		err_set("out of memory");
 		rc = ERR_FAIL;
 		goto out;
@@ -1759,6 +1780,14 @@ put_single(struct s3_put *p)
 		goto out;
 	if ((rc = xfer_run(s3, &x, p->what)) != X_DONE)
 		goto out;
+	if (x.status == 501 && inm) {
+		/* A server without conditional writes: the HEAD above
+		 * remains the write-once check. */
+		__atomic_store_n(&s3->no_inm, 1, __ATOMIC_RELAXED);
+		xfer_release(&x);
+		inm = 0;
+		goto again;
+	}
 	if (x.status == 412 && x.tries > 1) {
 		/* An earlier try may have stored the object and lost the
 		 * answer: accept only if what is there is exactly ours. */
@@ -1902,7 +1931,7 @@ mpu_complete(struct s3_put *p)
 	struct xfer x;
 	char *body = NULL, *q = NULL, *enc = NULL, etag[136];
 	size_t cap, len = 0;
-	int i, rc, n;
+	int i, rc, n, inm = !__atomic_load_n(&s3->no_inm, __ATOMIC_RELAXED);
 
 	memset(&x, 0, sizeof(x));
 	cap = 64 + (size_t)p->nparts * 200;
@@ -1925,14 +1954,21 @@ mpu_complete(struct s3_put *p)
 	if ((enc = s3sign_uri_encode(p->upload_id, 0)) == NULL ||
 	    (q = xasprintf("uploadId=%s", enc)) == NULL)
 		goto oom;
+again:
 	if ((rc = xfer_init(s3, &x, "POST", p->key, q, (uint8_t *)body, len,
 	    "application/xml")) != ERR_OK)
 		goto out;
-	if (hdr_add(&x.hdrs, "If-None-Match: *"))
+	if (inm && hdr_add(&x.hdrs, "If-None-Match: *"))
 		goto oom;
 	x.fresh = 1;
 	if ((rc = xfer_run(s3, &x, p->what)) != X_DONE)
 		goto out;
+	if (x.status == 501 && inm) {
+		__atomic_store_n(&s3->no_inm, 1, __ATOMIC_RELAXED);
+		xfer_release(&x);
+		inm = 0;
+		goto again;
+	}
 	if (x.tries > 1 && (x.status == 412 || x.status == 404)) {
 		/* An earlier try may have completed the upload and lost the
 		 * answer (the retry then finds the object, or no upload):

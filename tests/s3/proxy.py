@@ -15,10 +15,11 @@ Sits on 127.0.0.1 in front of s3rver and, for every request:
     ranges (bytes=-N);
   * injects faults on demand.  POST /__fault with a JSON object
       {"method": "PUT", "path": "regex", "query": "regex",
-       "action": "500"|"503"|"drop"|"drop_response"|"delay"|"skew",
-       "count": N,
+       "action": "500"|"501"|"503"|"drop"|"drop_response"|"delay"|"skew",
+       "count": N, "header": "If-None-Match",
        "delay": seconds, "after": N}
-    adds a rule: the first `count` matching requests (after skipping
+    adds a rule: the first `count` matching requests (carrying the named
+    header, if "header" is given; after skipping
     `after` matches) get the fault.  "drop" closes the connection: after
     the request body for uploads, mid-body for GET answers.
     "drop_response" lets the request reach s3rver, then closes the
@@ -164,7 +165,7 @@ def check_body(handler, body):
     return None
 
 
-def take_fault(method, path, query):
+def take_fault(method, path, query, headers):
     with RULES_LOCK:
         for r in RULES:
             if r["count"] <= 0:
@@ -174,6 +175,8 @@ def take_fault(method, path, query):
             if r.get("path") and not re.search(r["path"], path):
                 continue
             if r.get("query") is not None and not re.search(r["query"], query):
+                continue
+            if r.get("header") and headers.get(r["header"]) is None:
                 continue
             if r.get("after", 0) > 0:
                 r["after"] -= 1
@@ -302,7 +305,7 @@ class Handler(BaseHTTPRequestHandler):
             self.error(bad[0], bad[1], bad[2], path)
             entry["rejected"] = bad[1]
             return bad[0]
-        fault = take_fault(self.command, urllib.parse.unquote(path), query)
+        fault = take_fault(self.command, urllib.parse.unquote(path), query, self.headers)
         if fault:
             entry["fault"] = fault["action"]
             act = fault["action"]
@@ -314,6 +317,10 @@ class Handler(BaseHTTPRequestHandler):
             elif act == "503":
                 self.error(503, "SlowDown", "Please reduce your request rate.", path)
                 return 503
+            elif act == "501":
+                self.error(501, "NotImplemented",
+                           "A header you provided implies functionality that is not implemented", path)
+                return 501
             elif act == "skew":
                 self.error(403, "RequestTimeTooSkewed",
                            "The difference between the request time and the current time is too large.", path)

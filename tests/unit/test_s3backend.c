@@ -136,6 +136,30 @@ Test(s3url, open_refuses_plain_http)
 	    err_get());
 }
 
+Test(s3url, keys_that_urls_would_rewrite_are_refused)
+{
+	struct storage_opts o = { .endpoint = "https://192.0.2.1:9000",
+		.path_style = -1 };
+	static const char *bad[] = { "a/../b", "..", "./x", "a//b", "a/",
+		"/a", "a/.", "x\ny", "" };
+	struct storage *st = NULL;
+	struct storage_put *p;
+	uint64_t size;
+	size_t i;
+
+	setenv("AWS_ACCESS_KEY_ID", "AK", 1);
+	setenv("AWS_SECRET_ACCESS_KEY", "SK", 1);
+	/* Nothing listens at 192.0.2.1: validation must come first. */
+	cr_assert_eq(storage_open("s3://bkt/p", &o, &st), ERR_OK, "%s",
+	    err_get());
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cr_expect_eq(storage_put_start(st, bad[i], &p), ERR_USAGE,
+		    "accepted '%s'", bad[i]);
+		cr_expect_eq(storage_stat(st, bad[i], &size), ERR_USAGE);
+	}
+	storage_free(st);
+}
+
 Test(s3url, part_sizes_fit_5tb)
 {
 	const size_t first = 8u << 20;
@@ -658,6 +682,26 @@ Test(s3live, lost_answers_on_final_writes)
 	/* A genuine conflict on the first try is still refused. */
 	cr_expect_eq(storage_put_bytes(st, "small", "contents", 8),
 	    ERR_EXISTS);
+	storage_free(st);
+}
+
+Test(s3live, server_without_conditional_writes)
+{
+	struct storage *st;
+
+	setenv("BKP_S3_PART_SIZE", "262144", 1);
+	st = open_s3("s3://bkp-test/noinm", NULL);
+	fault("{\"header\":\"If-None-Match\",\"action\":\"501\",\"count\":100}");
+	cr_assert_eq(storage_put_bytes(st, "small", "x", 1), ERR_OK, "%s",
+	    err_get());
+	put_stream(st, "big", 2 * 262144 + 1, 65536, ERR_OK);
+	/* One 501, then no more conditional headers from this handle... */
+	cr_expect_eq(log_count("\"fault\": \"501\"", NULL, NULL), 1);
+	cr_expect_eq(log_count("if_none_match", NULL, NULL), 1);
+	/* ...and write-once still holds through the HEAD check. */
+	cr_expect_eq(storage_put_bytes(st, "small", "y", 1), ERR_EXISTS);
+	put_stream(st, "big", 10, 10, ERR_EXISTS);
+	check_stream(st, "big", 2 * 262144 + 1, 1 << 20);
 	storage_free(st);
 }
 
