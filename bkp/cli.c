@@ -367,3 +367,40 @@ cli_bad_option(const struct cli *c, char **argv)
 		    "'%s'", arg);
 	return cli_usage_error(c, "unknown option '-%c'", optopt);
 }
+
+int
+cli_getopt(struct cli *c, int argc, char **argv, const char *shortopts,
+    const struct option *own, const char *usage, int *ch)
+{
+	int x;
+
+	if (c->lo == NULL)
+		c->lo = cli_merge_opts(own);
+	for (;;) {
+		if ((*ch = getopt_long(argc, argv, shortopts, c->lo, NULL)) == -1)
+			return 0;
+		if ((x = cli_opt(c, *ch, optarg)) == 1)
+			continue;
+		if (x < 0) {
+			c->exit = EXIT_USAGE;
+			return -1;
+		}
+		if (*ch == 'h') {
+			fputs(usage, stdout);
+			c->exit = EXIT_OK;
+			return -1;
+		}
+		if (*ch == '?' || *ch == ':') {
+			c->exit = cli_bad_option(c, argv);
+			return -1;
+		}
+		return 1;
+	}
+}
+
+void
+cli_release(struct cli *c)
+{
+	free(c->lo);
+	c->lo = NULL;
+}

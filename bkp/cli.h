@@ -25,6 +25,8 @@ struct cli {
 	int json;              /* --json */
 	int progress;          /* 1 on, 0 off, -1 auto (stderr is a TTY) */
 	int threads;           /* --threads; 0 = one per core */
+	int exit;              /* exit code when cli_getopt() returns -1 */
+	struct option *lo;     /* merged long options (cli_getopt) */
 };
 
 /* Long-option values for the shared options (>= 0x100). */
@@ -49,6 +51,19 @@ void cli_init(struct cli *c, const char *cmd);
  * ch is not a shared option, -1 on a bad value (message printed).
  */
 int cli_opt(struct cli *c, int ch, const char *arg);
+
+/*
+ * cli_getopt(c, argc, argv, shortopts, own, usage, &ch): the next option
+ * the command itself handles (shared ones are applied to c).  Returns 1 with
+ * *ch set, 0 after the last option, or -1 when the command must return
+ * c->exit now (--help printed usage: 0; a bad option or value was reported:
+ * 2).  own lists the command's long options (zero-terminated, may be NULL).
+ */
+int cli_getopt(struct cli *c, int argc, char **argv, const char *shortopts,
+    const struct option *own, const char *usage, int *ch);
+
+/* cli_release(c): free what cli_getopt allocated. */
+void cli_release(struct cli *c);
 
 /* cli_merge_opts(own, &merged): cli_longopts followed by own (terminated by
  * a zero entry); free the result with free(). */

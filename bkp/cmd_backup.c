@@ -128,7 +128,6 @@ cmd_backup(int argc, char **argv)
 		{ "level", required_argument, NULL, 'l' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct option *lo = cli_merge_opts(own);
 	static volatile sig_atomic_t cancel;
 	char *excludes[MAX_EXCLUDES];
 	struct backup_opts o;
@@ -145,17 +144,9 @@ cmd_backup(int argc, char **argv)
 
 	memset(&o, 0, sizeof(o));
 	cli_init(&c, "backup");
-	while ((ch = getopt_long(argc, argv, CLI_SHORTOPTS "n:x:l:", lo,
-	    NULL)) != -1) {
-		if ((x = cli_opt(&c, ch, optarg)) == 1)
-			continue;
-		if (x < 0)
-			goto done;
+	while ((x = cli_getopt(&c, argc, argv, CLI_SHORTOPTS "n:x:l:", own, usage,
+	    &ch)) == 1) {
 		switch (ch) {
-		case 'h':
-			fputs(usage, stdout);
-			rc = EXIT_OK;
-			goto done;
 		case 'n':
 			o.name = optarg;
 			break;
@@ -182,6 +173,10 @@ cmd_backup(int argc, char **argv)
 			rc = cli_bad_option(&c, argv);
 			goto done;
 		}
+	}
+	if (x < 0) {
+		rc = c.exit;
+		goto done;
 	}
 	if (o.name == NULL) {
 		rc = cli_usage_error(&c, "--name is required");
@@ -278,6 +273,6 @@ done:
 		pthread_join(scanner, NULL);
 	lock_release(lockfd);
 	repo_free(r);
-	free(lo);
+	cli_release(&c);
 	return rc;
 }

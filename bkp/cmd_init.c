@@ -39,7 +39,6 @@ cmd_init(int argc, char **argv)
 		{ "chunk-size", required_argument, NULL, CLI_OPT_FIRST_CMD + 2 },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct option *lo = cli_merge_opts(own);
 	struct keys_public recip[MAX_RECIP];
 	struct repo_config cfg;
 	struct cli c;
@@ -49,16 +48,9 @@ cmd_init(int argc, char **argv)
 	char hex[65];
 
 	cli_init(&c, "init");
-	while ((ch = getopt_long(argc, argv, CLI_SHORTOPTS, lo, NULL)) != -1) {
-		if ((x = cli_opt(&c, ch, optarg)) == 1)
-			continue;
-		if (x < 0)
-			goto done;
+	while ((x = cli_getopt(&c, argc, argv, CLI_SHORTOPTS, own, usage,
+	    &ch)) == 1) {
 		switch (ch) {
-		case 'h':
-			fputs(usage, stdout);
-			rc = EXIT_OK;
-			goto done;
 		case CLI_OPT_FIRST_CMD:
 			if (n == MAX_RECIP) {
 				rc = cli_usage_error(&c, "too many recipients");
@@ -95,6 +87,10 @@ cmd_init(int argc, char **argv)
 			rc = cli_bad_option(&c, argv);
 			goto done;
 		}
+	}
+	if (x < 0) {
+		rc = c.exit;
+		goto done;
 	}
 	if (optind != argc) {
 		rc = cli_usage_error(&c, "unexpected argument '%s'",
@@ -135,6 +131,6 @@ cmd_init(int argc, char **argv)
 		    n == 1 ? "" : "s", hex);
 	rc = EXIT_OK;
 done:
-	free(lo);
+	cli_release(&c);
 	return rc;
 }

@@ -31,7 +31,6 @@ cmd_keygen(int argc, char **argv)
 		{ "kdf", required_argument, NULL, CLI_OPT_FIRST_CMD + 1 },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct option *lo = cli_merge_opts(own);
 	struct keys_public pub;
 	struct cli c;
 	const char *comment = NULL;
@@ -40,16 +39,9 @@ cmd_keygen(int argc, char **argv)
 	int ch, x, rc = EXIT_USAGE;
 
 	cli_init(&c, "keygen");
-	while ((ch = getopt_long(argc, argv, CLI_SHORTOPTS, lo, NULL)) != -1) {
-		if ((x = cli_opt(&c, ch, optarg)) == 1)
-			continue;
-		if (x < 0)
-			goto done;
-		if (ch == 'h') {
-			fputs(usage, stdout);
-			rc = EXIT_OK;
-			goto done;
-		} else if (ch == CLI_OPT_FIRST_CMD)
+	while ((x = cli_getopt(&c, argc, argv, CLI_SHORTOPTS, own, usage,
+	    &ch)) == 1) {
+		if (ch == CLI_OPT_FIRST_CMD)
 			comment = optarg;
 		else if (ch == CLI_OPT_FIRST_CMD + 1) {
 			if (strcmp(optarg, "default") == 0)
@@ -65,6 +57,10 @@ cmd_keygen(int argc, char **argv)
 			rc = cli_bad_option(&c, argv);
 			goto done;
 		}
+	}
+	if (x < 0) {
+		rc = c.exit;
+		goto done;
 	}
 	if (optind != argc - 1) {
 		rc = cli_usage_error(&c, "give exactly one key file name");
@@ -88,6 +84,6 @@ cmd_keygen(int argc, char **argv)
 	rc = EXIT_OK;
 done:
 	passphrase_free(pw);
-	free(lo);
+	cli_release(&c);
 	return rc;
 }

@@ -47,7 +47,6 @@ cmd_list(int argc, char **argv)
 		{ "name", required_argument, NULL, 'n' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct option *lo = cli_merge_opts(own);
 	struct repo_archive *arr = NULL;
 	struct repo *r = NULL;
 	struct cli c;
@@ -58,22 +57,18 @@ cmd_list(int argc, char **argv)
 	int ch, x, rc = EXIT_USAGE;
 
 	cli_init(&c, "list");
-	while ((ch = getopt_long(argc, argv, CLI_SHORTOPTS "n:", lo, NULL)) !=
-	    -1) {
-		if ((x = cli_opt(&c, ch, optarg)) == 1)
-			continue;
-		if (x < 0)
-			goto done;
-		if (ch == 'h') {
-			fputs(usage, stdout);
-			rc = EXIT_OK;
-			goto done;
-		} else if (ch == 'n')
+	while ((x = cli_getopt(&c, argc, argv, CLI_SHORTOPTS "n:", own, usage,
+	    &ch)) == 1) {
+		if (ch == 'n')
 			name = optarg;
 		else {
 			rc = cli_bad_option(&c, argv);
 			goto done;
 		}
+	}
+	if (x < 0) {
+		rc = c.exit;
+		goto done;
 	}
 	if (optind != argc) {
 		rc = cli_usage_error(&c, "unexpected argument '%s'",
@@ -113,6 +108,6 @@ cmd_list(int argc, char **argv)
 done:
 	repo_archives_free(arr, n);
 	repo_free(r);
-	free(lo);
+	cli_release(&c);
 	return rc;
 }

@@ -64,7 +64,6 @@ cmd_restore(int argc, char **argv)
 		{ "overwrite", no_argument, NULL, CLI_OPT_FIRST_CMD },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct option *lo = cli_merge_opts(own);
 	static volatile sig_atomic_t cancel;
 	const char *includes[MAX_INCLUDES];
 	struct restore_opts o;
@@ -79,17 +78,9 @@ cmd_restore(int argc, char **argv)
 
 	memset(&o, 0, sizeof(o));
 	cli_init(&c, "restore");
-	while ((ch = getopt_long(argc, argv, CLI_SHORTOPTS "t:i:", lo, NULL))
-	    != -1) {
-		if ((x = cli_opt(&c, ch, optarg)) == 1)
-			continue;
-		if (x < 0)
-			goto done;
+	while ((x = cli_getopt(&c, argc, argv, CLI_SHORTOPTS "t:i:", own, usage,
+	    &ch)) == 1) {
 		switch (ch) {
-		case 'h':
-			fputs(usage, stdout);
-			rc = EXIT_OK;
-			goto done;
 		case 't':
 			o.target = optarg;
 			break;
@@ -107,6 +98,10 @@ cmd_restore(int argc, char **argv)
 			rc = cli_bad_option(&c, argv);
 			goto done;
 		}
+	}
+	if (x < 0) {
+		rc = c.exit;
+		goto done;
 	}
 	if (optind != argc - 1) {
 		rc = cli_usage_error(&c, "give exactly one ARCHIVE");
@@ -162,6 +157,6 @@ done:
 		repo_archive_release(&a);
 	keys_secret_free(sk);
 	repo_free(r);
-	free(lo);
+	cli_release(&c);
 	return rc;
 }

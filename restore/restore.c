@@ -120,30 +120,36 @@ progress(struct rs *r, int force)
 	r->o->progress_cb(r->o->arg, r->st, r->sel_bytes);
 }
 
-/* Does an include pattern select path (or a directory above it)? */
-static int
-selected(const struct restore_opts *o, const char *path)
+int
+restore_path_selected(const char *const *include, size_t ninclude,
+    const char *path)
 {
 	char buf[4096];
 	size_t i, n = strlen(path), k;
 
-	if (o->ninclude == 0)
+	if (ninclude == 0)
 		return 1;
 	if (n >= sizeof(buf))
 		return 0;
-	for (i = 0; i < o->ninclude; i++) {
-		if (fnmatch(o->include[i], path, 0) == 0)
+	for (i = 0; i < ninclude; i++) {
+		if (fnmatch(include[i], path, 0) == 0)
 			return 1;
 		memcpy(buf, path, n + 1);
 		for (k = n; k > 0; k--) {
 			if (buf[k] != '/')
 				continue;
 			buf[k] = '\0';
-			if (fnmatch(o->include[i], buf, 0) == 0)
+			if (fnmatch(include[i], buf, 0) == 0)
 				return 1;
 		}
 	}
 	return 0;
+}
+
+static int
+selected(const struct restore_opts *o, const char *path)
+{
+	return restore_path_selected(o->include, o->ninclude, path);
 }
 
 static int

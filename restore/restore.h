@@ -57,6 +57,14 @@ int restore_run(struct repo *r, const struct repo_archive *a,
     struct restore_stats *st);
 
 /*
+ * restore_path_selected(include, ninclude, path): 1 if no patterns are
+ * given, or a pattern matches path or one of its parent directories
+ * (fnmatch(3), no flags).
+ */
+int restore_path_selected(const char *const *include, size_t ninclude,
+    const char *path);
+
+/*
  * restore_validate_tree(r, a, sk, dir, include, ninclude, st): re-read the
  * files restored under dir and compare each one's size and BLAKE2b-256
  * with the manifest (regular files only).  st->files/bytes count what was

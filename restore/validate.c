@@ -6,7 +6,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <fnmatch.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,30 +24,6 @@
 #include "util.h"
 
 #define VBUF (1u << 20)
-
-static int
-matches(const char *const *inc, size_t n, const char *path)
-{
-	char buf[4096];
-	size_t i, k, len = strlen(path);
-
-	if (n == 0)
-		return 1;
-	if (len >= sizeof(buf))
-		return 0;
-	for (i = 0; i < n; i++) {
-		if (fnmatch(inc[i], path, 0) == 0)
-			return 1;
-		memcpy(buf, path, len + 1);
-		for (k = len; k > 0; k--)
-			if (buf[k] == '/') {
-				buf[k] = '\0';
-				if (fnmatch(inc[i], buf, 0) == 0)
-					return 1;
-			}
-	}
-	return 0;
-}
 
 /* Compare one entry on disk; 0 if it matches. */
 static int
@@ -141,7 +116,7 @@ restore_validate_tree(struct repo *r, const struct repo_archive *a,
 		json_decref(j);
 		if (rc != ERR_OK)
 			goto done;
-		if (matches(include, ninclude, f.path)) {
+		if (restore_path_selected(include, ninclude, f.path)) {
 			if (check_one(dirfd, &f, buf, &st->bytes) != 0)
 				st->mismatches++;
 			st->files++;

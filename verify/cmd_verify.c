@@ -139,7 +139,6 @@ cmd_verify(int argc, char **argv)
 		{ "record", no_argument, NULL, CLI_OPT_FIRST_CMD },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct option *lo = cli_merge_opts(own);
 	static volatile sig_atomic_t cancel;
 	struct repo_archive *arr = NULL, one;
 	struct keys_secret *sk = NULL;
@@ -150,17 +149,9 @@ cmd_verify(int argc, char **argv)
 	int ch, x, rc = EXIT_USAGE, all = 0, record = 0;
 
 	cli_init(&c, "verify");
-	while ((ch = getopt_long(argc, argv, CLI_SHORTOPTS "a", lo, NULL)) !=
-	    -1) {
-		if ((x = cli_opt(&c, ch, optarg)) == 1)
-			continue;
-		if (x < 0)
-			goto done;
-		if (ch == 'h') {
-			fputs(usage, stdout);
-			rc = EXIT_OK;
-			goto done;
-		} else if (ch == 'a')
+	while ((x = cli_getopt(&c, argc, argv, CLI_SHORTOPTS "a", own, usage,
+	    &ch)) == 1) {
+		if (ch == 'a')
 			all = 1;
 		else if (ch == CLI_OPT_FIRST_CMD)
 			record = 1;
@@ -168,6 +159,10 @@ cmd_verify(int argc, char **argv)
 			rc = cli_bad_option(&c, argv);
 			goto done;
 		}
+	}
+	if (x < 0) {
+		rc = c.exit;
+		goto done;
 	}
 	if (all == (optind < argc)) {
 		rc = cli_usage_error(&c, "give ARCHIVE arguments or --all");
@@ -230,6 +225,6 @@ done:
 	repo_archives_free(arr, n);
 	keys_secret_free(sk);
 	repo_free(r);
-	free(lo);
+	cli_release(&c);
 	return rc;
 }
