@@ -4,7 +4,10 @@
 #                    create bucket $S3_BUCKET (default "bkp-test") and export
 #                    BKP_TEST_S3_ENDPOINT / AWS_ENDPOINT_URL (the proxy),
 #                    AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (S3RVER),
-#                    AWS_REGION (us-east-1) and S3_PROXY_LOG
+#                    AWS_REGION (us-east-1) and S3_PROXY_LOG; for
+#                    virtual-hosted addressing use the endpoint
+#                    http://s3.localhost:$S3_PROXY_PORT (BUCKET.s3.localhost
+#                    resolves to 127.0.0.1 in libcurl)
 #   s3_stop          stop both
 #   s3_kill          kill both at once (kill -9), as a crash would
 #   s3_restart       start them again on the same ports and data
@@ -26,7 +29,8 @@ _s3_launch() {
 	local dir=$S3_DIR
 	node --openssl-legacy-provider "$S3_HARNESS_DIR/node_modules/s3rver/bin/s3rver.js" \
 		-d "$dir/data" -a 127.0.0.1 -p "$S3_SERVER_PORT" --silent \
-		--allow-mismatched-signatures >>"$dir/s3rver.log" 2>&1 &
+		--allow-mismatched-signatures --service-endpoint localhost \
+		>>"$dir/s3rver.log" 2>&1 &
 	S3_SERVER_PID=$!
 	rm -f "$dir/proxy.port"
 	env -u PYTHONPATH -u PYTHONHOME /usr/bin/python3 "$S3_HARNESS_DIR/proxy.py" \

@@ -279,7 +279,13 @@ class Handler(BaseHTTPRequestHandler):
         if path.startswith("/__fault"):
             return self.control(body)
         qs = urllib.parse.parse_qs(query, keep_blank_values=True)
-        entry = {"method": self.command, "path": urllib.parse.unquote(path),
+        # Virtual-hosted requests (BUCKET.s3.localhost) are logged, matched
+        # and emulated under their path-style path "/BUCKET/KEY".
+        host = self.headers.get("Host", "").rsplit(":", 1)[0]
+        m = re.match(r"^(.+)\.s3\.localhost$", host)
+        self.pspath = ("/" + m.group(1) + path) if m else path
+        self.vhost = bool(m)
+        entry = {"method": self.command, "path": urllib.parse.unquote(self.pspath),
                  "query": query, "bytes": len(body)}
         for h, k in (("x-amz-object-lock-mode", "lock_mode"),
                      ("x-amz-object-lock-retain-until-date", "lock_until"),
@@ -292,6 +298,8 @@ class Handler(BaseHTTPRequestHandler):
                 entry[k] = self.headers.get(h)
         status = self.serve(path, query, qs, body, entry)
         entry["status"] = status
+        if self.vhost:
+            entry["vhost"] = True
         log(entry)
 
     def serve(self, path, query, qs, body, entry):
@@ -305,7 +313,7 @@ class Handler(BaseHTTPRequestHandler):
             self.error(bad[0], bad[1], bad[2], path)
             entry["rejected"] = bad[1]
             return bad[0]
-        fault = take_fault(self.command, urllib.parse.unquote(path), query, self.headers)
+        fault = take_fault(self.command, urllib.parse.unquote(self.pspath), query, self.headers)
         if fault:
             entry["fault"] = fault["action"]
             act = fault["action"]
@@ -344,7 +352,7 @@ class Handler(BaseHTTPRequestHandler):
         if self.headers.get("If-None-Match") == "*" and (
                 (self.command == "PUT" and "partNumber" not in qs) or
                 (self.command == "POST" and "uploadId" in qs)):
-            st, _, _ = signed_upstream("HEAD", path)
+            st, _, _ = signed_upstream("HEAD", self.pspath)
             if st == 200:
                 self.error(412, "PreconditionFailed",
                            "At least one of the pre-conditions you specified did not hold", path)
@@ -355,7 +363,7 @@ class Handler(BaseHTTPRequestHandler):
         rng = self.headers.get("Range", "")
         m = re.match(r"^bytes=-(\d+)$", rng)
         if self.command == "GET" and m:
-            st, hh, _ = signed_upstream("HEAD", path)
+            st, hh, _ = signed_upstream("HEAD", self.pspath)
             if st == 200:
                 size = int(dict((k.lower(), v) for k, v in hh)["content-length"])
                 n = min(int(m.group(1)), size)

@@ -705,6 +705,40 @@ Test(s3live, server_without_conditional_writes)
 	storage_free(st);
 }
 
+Test(s3live, virtual_hosted_addressing)
+{
+	struct storage_opts o = { .path_style = 0 };
+	struct storage *st;
+	char ep[64];
+	uint8_t *buf;
+	size_t len;
+	struct keys k = { 0 };
+
+	/* BUCKET.s3.localhost: libcurl resolves *.localhost to loopback. */
+	snprintf(ep, sizeof(ep), "http://s3.localhost:%d", proxy_port);
+	o.endpoint = ep;
+	setenv("BKP_S3_PART_SIZE", "262144", 1);
+	st = open_s3("s3://bkp-test/vhost", &o);
+	cr_assert_eq(storage_put_bytes(st, "config", "vh", 2), ERR_OK, "%s",
+	    err_get());
+	put_stream(st, "data/x y", 2 * 262144 + 3, 65536, ERR_OK);
+	cr_assert_eq(storage_get(st, "config", 10, &buf, &len), ERR_OK);
+	free(buf);
+	check_stream(st, "data/x y", 2 * 262144 + 3, 1 << 20);
+	cr_assert_eq(storage_list(st, "", collect, &k), ERR_OK, "%s",
+	    err_get());
+	cr_expect_eq(k.n, 2);
+	cr_expect_eq(storage_put_bytes(st, "config", "vh", 2), ERR_EXISTS);
+	storage_free(st);
+	/* Every object request went virtual-hosted, and passed the checks. */
+	cr_expect_geq(log_count("\"vhost\": true", "/bkp-test/vhost/", NULL),
+	    10);
+	cr_expect_eq(log_count("\"path\": \"/bkp-test/vhost/", NULL, NULL),
+	    log_count("\"path\": \"/bkp-test/vhost/", "\"vhost\": true",
+	    NULL));
+	cr_expect_eq(log_count("rejected", NULL, NULL), 0);
+}
+
 struct reader {
 	struct storage *st;
 	int id;
