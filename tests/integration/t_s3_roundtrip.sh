@@ -241,3 +241,30 @@ test_s3_https_needs_a_trusted_certificate() {
 	cmp f.txt out/f.txt || fail "TLS round trip differs"
 	s3_stop_tls
 }
+
+# Credentials from a profile in the AWS files instead of the environment.
+test_s3_credentials_from_profile() {
+	s3t_repo
+	printf '[default]\naws_access_key_id = AKIDWRONG\naws_secret_access_key = nope\n\n[backup]\naws_access_key_id = S3RVER\naws_secret_access_key = S3RVER\n' >creds
+	printf '[profile backup]\nregion = us-east-1\n' >conf
+	export AWS_SHARED_CREDENTIALS_FILE=$T/creds AWS_CONFIG_FILE=$T/conf
+	unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
+	run_bkp list -r "$REPO" --profile backup
+	expect_exit 0
+	AWS_PROFILE=backup run_bkp list -r "$REPO"
+	expect_exit 0
+	# The default profile holds an unknown key: a clear error.
+	run_bkp list -r "$REPO"
+	expect_fail
+	expect_error_line 'InvalidAccessKeyId'
+	run_bkp list -r "$REPO" --profile nosuch
+	expect_exit 2
+	expect_error_line "profile 'nosuch' not found"
+	# A named profile wins over credentials in the environment.
+	AWS_ACCESS_KEY_ID=AKIDWRONG AWS_SECRET_ACCESS_KEY=nope run_bkp list -r "$REPO" --profile backup
+	expect_exit 0
+	rm creds conf
+	run_bkp list -r "$REPO"
+	expect_exit 2
+	expect_error_line 'no AWS credentials'
+}
