@@ -16,10 +16,28 @@
 #   s3_faults_clear  drop all fault rules
 #   s3_aws ARGS...   Debian's awscli (/usr/bin/aws) against the proxy
 # Needs: node + tests/s3/node_modules (scripts/deps.sh runs npm ci),
-# /usr/bin/python3 with python3-botocore, /usr/bin/aws, curl.
+# /usr/bin/python3 with python3-botocore, /usr/bin/aws, openssl (for
+# s3_start_tls).
 
 S3_HARNESS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 : "${S3_BUCKET:=bkp-test}"
+
+# _s3_http METHOD URL [DATA [CAFILE]]: a plain request; status 0 if answered
+# (any HTTP status) for GET, or 2xx for the others.
+_s3_http() {
+	/usr/bin/python3 - "$@" <<'PY'
+import ssl, sys, urllib.error, urllib.request
+method, url = sys.argv[1], sys.argv[2]
+data = sys.argv[3].encode() if len(sys.argv) > 3 and sys.argv[3] else None
+ctx = ssl.create_default_context(cafile=sys.argv[4]) if len(sys.argv) > 4 else None
+try:
+    urllib.request.urlopen(urllib.request.Request(url, data=data, method=method), timeout=10, context=ctx).read()
+except urllib.error.HTTPError:
+    sys.exit(0 if method == "GET" else 1)
+except Exception:
+    sys.exit(1)
+PY
+}
 
 _s3_free_port() {
 	/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
@@ -41,7 +59,7 @@ _s3_launch() {
 	local i
 	for i in $(seq 1 100); do
 		if [ -s "$dir/proxy.port" ] &&
-			curl -s -o /dev/null "http://127.0.0.1:$S3_SERVER_PORT/" 2>/dev/null; then
+			_s3_http GET "http://127.0.0.1:$S3_SERVER_PORT/"; then
 			return 0
 		fi
 		sleep 0.1
@@ -110,11 +128,11 @@ s3_restart() {
 }
 
 s3_fault() {
-	curl -sf -X POST --data "$1" "http://127.0.0.1:$S3_PROXY_PORT/__fault" >/dev/null
+	_s3_http POST "http://127.0.0.1:$S3_PROXY_PORT/__fault" "$1"
 }
 
 s3_faults_clear() {
-	curl -sf -X DELETE "http://127.0.0.1:$S3_PROXY_PORT/__fault" >/dev/null
+	_s3_http DELETE "http://127.0.0.1:$S3_PROXY_PORT/__fault"
 }
 
 s3_aws() {
@@ -140,7 +158,7 @@ s3_start_tls() {
 	S3_TLS_PID=$!
 	export S3_TLS_ENDPOINT="https://127.0.0.1:$S3_TLS_PORT" S3_TLS_CA="$S3_TLS_DIR/cert.pem" S3_TLS_PID
 	for i in $(seq 1 100); do
-		curl -s -o /dev/null --cacert "$S3_TLS_CA" "$S3_TLS_ENDPOINT/" 2>/dev/null && return 0
+		_s3_http GET "$S3_TLS_ENDPOINT/" "" "$S3_TLS_CA" && return 0
 		sleep 0.1
 	done
 	echo "s3_start_tls: server did not come up (see $S3_TLS_DIR/s3rver.log)" >&2
