@@ -490,7 +490,12 @@ def main():
     ds = os.path.join(ds_root, "data")
     os.makedirs(ds_root, exist_ok=True)
     t0 = time.monotonic()
-    gen_dataset.gen_tree(ds, SIZE, SEED)
+    log("dataset: making sure %s holds the %s dataset (seed %d)" % (ds, SIZE_STR, SEED))
+    try:
+        gen_dataset.gen_tree(ds, SIZE, SEED)
+    except Exception as e:  # noqa: BLE001 - report and stop, nothing to measure
+        log("bench: cannot generate the dataset: %s: %s" % (type(e).__name__, e))
+        return 1
     in_bytes, in_files = tree_bytes(ds)
     log("dataset: %s, %.1f MiB in %d files (generation/check %.0f s)" % (
         ds, in_bytes / MiB, in_files, time.monotonic() - t0))
@@ -680,7 +685,12 @@ def memory_scaling(env, key, ds_root, in_bytes, results):
         return rows
     big_root = os.path.join(OUT, "dataset-4x-%s-%d" % (SIZE_STR, SEED))
     os.makedirs(big_root, exist_ok=True)
-    gen_dataset.gen_tree(os.path.join(big_root, "data"), 4 * SIZE, SEED + 4)
+    try:
+        gen_dataset.gen_tree(os.path.join(big_root, "data"), 4 * SIZE, SEED + 4)
+    except Exception as e:  # noqa: BLE001
+        log("  cannot generate the 4x dataset (%s: %s): memory scaling stops" % (
+            type(e).__name__, e))
+        return rows
     subprocess.run("tar -cf - data > /dev/null", shell=True, cwd=big_root)  # warm-up
     b4, f4 = tree_bytes(os.path.join(big_root, "data"))
     r = bkp_cycle(env, key, big_root, "data", "4x", (b4, f4))

@@ -27,6 +27,7 @@ complete DIR with the same parameters is left alone.
 import json
 import math
 import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 import os
 import random
 import shutil
@@ -273,7 +274,8 @@ def gen_tree(top, size, seed, jobs=None):
         with open(marker) as f:
             have = json.load(f)
         if all(have.get(k) == v for k, v in want.items()):
-            print("dataset: reusing %s (%d files, %d bytes)" % (top, have["files"], have["bytes"]))
+            print("dataset: reusing %s (%d files, %d bytes)" % (top, have["files"], have["bytes"]),
+                  flush=True)
             return
         shutil.rmtree(top)
     tmp = top + ".tmp"
@@ -340,14 +342,16 @@ def gen_tree(top, size, seed, jobs=None):
         total += fsize
         files += 1
 
+    # concurrent.futures, not multiprocessing.Pool: if a worker dies (a
+    # signal from outside), the pool is reported broken instead of hanging
     ctx = multiprocessing.get_context("fork")
-    with ctx.Pool(jobs or os.cpu_count() or 1) as pool:
-        t_async = pool.map_async(_write_text, texts, chunksize=32)
-        i_async = pool.map_async(_write_image, images)
+    with ProcessPoolExecutor(max_workers=jobs or os.cpu_count() or 1, mp_context=ctx) as ex:
+        t_res = ex.map(_write_text, texts, chunksize=32)
+        i_res = ex.map(_write_image, images)
+        blocks = ex.map(_sql_block, new_blocks)
         offsets = []
         with open(dpath, "w+b") as f:
             f.write(head)
-            blocks = pool.imap(_sql_block, new_blocks)
             for what, idx, want_len in plan:
                 if what == "new":
                     offsets.append(f.tell())
@@ -357,19 +361,19 @@ def gen_tree(top, size, seed, jobs=None):
                     data = f.read(want_len)
                     f.seek(0, os.SEEK_END)
                     f.write(data)
-        written = sum(t_async.get()) + sum(i_async.get()) + os.path.getsize(dpath)
+        written = sum(t_res) + sum(i_res) + os.path.getsize(dpath)
     if written != total:
         raise RuntimeError("dataset: wrote %d bytes, planned %d" % (written, total))
 
     with open(os.path.join(tmp, ".bench-dataset"), "w") as f:
         json.dump(dict(want, files=files, bytes=total), f)
     os.rename(tmp, top)
-    print("dataset: generated %s (%d files, %d bytes)" % (top, files, total))
+    print("dataset: generated %s (%d files, %d bytes)" % (top, files, total), flush=True)
 
 
 def gen_bigfile(path, size, seed):
     if os.path.exists(path) and os.path.getsize(path) == size:
-        print("bigfile: reusing %s (%d bytes)" % (path, size))
+        print("bigfile: reusing %s (%d bytes)" % (path, size), flush=True)
         return
     r = random.Random(seed)
     pool = [r.randbytes(MiB) for _ in range(256)]
@@ -381,7 +385,7 @@ def gen_bigfile(path, size, seed):
             f.write(b[:left] if left < MiB else b)
             left -= MiB
     os.rename(tmp, path)
-    print("bigfile: generated %s (%d bytes)" % (path, size))
+    print("bigfile: generated %s (%d bytes)" % (path, size), flush=True)
 
 
 def main(argv):
