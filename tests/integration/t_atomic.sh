@@ -43,16 +43,32 @@ start_big_backup() {
 	BGPID=$!
 }
 
-# wait_for_writes: until the repository has grown by a few MB (the backup
-# is mid-way), at most 30 s.
+# wait_for_writes BASE_KB GROWTH_KB: until the repository has grown by
+# GROWTH_KB since BASE_KB (the backup is mid-way), at most 30 s.
 wait_for_writes() {
-	local base=$1 i
+	local base=$1 growth=$2 i
 	for i in $(seq 1 600); do
-		[ "$(du -sk "$REPO" | cut -f1)" -gt $((base + 3000)) ] && return 0
+		[ "$(du -sk "$REPO" | cut -f1)" -gt $((base + growth)) ] && return 0
 		kill -0 "$BGPID" 2>/dev/null || return 1
 		sleep 0.05
 	done
 	return 1
+}
+
+# wait_exit PID SECS: wait for PID to exit, at most SECS seconds; return
+# its status, or 255 (after killing it) if it hung.
+wait_exit() {
+	local pid=$1 i
+	for i in $(seq 1 $(($2 * 10))); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		kill -KILL "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+		return 255
+	fi
+	wait "$pid" 2>/dev/null
 }
 
 test_sigkill_during_backup_leaves_no_archive() {
@@ -64,15 +80,21 @@ test_sigkill_during_backup_leaves_no_archive() {
 	mkdir big
 	head -c "${mb}M" /dev/urandom >big/a.bin
 	head -c 1M /dev/urandom >big/b.bin
-	local sig base
+	local sig base when rc
+	# Signals at two points: early (3 MB stored) and later (30 MB).
 	# (Not SIGINT: a background job of a non-interactive shell ignores it.)
-	for sig in KILL TERM; do
+	for when in KILL:3000 TERM:3000 KILL:30000 TERM:30000; do
+		sig=${when%:*}
 		base=$(du -sk "$REPO" | cut -f1)
 		start_big_backup big big
-		wait_for_writes "$base" || fail "test setup: backup finished or wrote nothing before SIG$sig could be sent ($(cat "$BKPT_DIR/bg.err"))"
+		wait_for_writes "$base" "${when#*:}" ||
+			fail "test setup: backup finished or wrote nothing before SIG$sig could be sent ($(cat "$BKPT_DIR/bg.err"))"
 		kill -s "$sig" "$BGPID"
-		wait "$BGPID" 2>/dev/null
-		note "backup killed by SIG$sig mid-way"
+		wait_exit "$BGPID" 20
+		rc=$?
+		[ "$rc" != 255 ] || fail "backup did not exit within 20 s of SIG$sig (sent after ${when#*:} KiB stored): it hangs"
+		[ "$rc" != 0 ] || fail "backup exited 0 after SIG$sig"
+		note "backup killed by SIG$sig after ${when#*:} KiB stored (exit $rc)"
 		run_bkp list -r "$REPO"
 		expect_exit 0 "list after SIG$sig"
 		[ "$(grep -ac . "$BKPT_DIR/stdout")" = 1 ] || fail "list after SIG$sig shows $(grep -ac . "$BKPT_DIR/stdout") archives, expected only the good one"
