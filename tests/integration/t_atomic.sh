@@ -151,3 +151,57 @@ test_concurrent_backup_locked_exit_11() {
 	run_bkp backup -r "$REPO" --name db --stdin-name db.sql - <other.sql
 	expect_exit 0 "backup after the lock was released"
 }
+
+# Disk full mid-backup (a small tmpfs holds the repository; where mounting
+# is not allowed, a file-size limit stands in for it): the backup fails
+# cleanly, leaves no archive, frees what it wrote, and the next one works.
+test_disk_full_leaves_no_archive() {
+	local small=$T/small mounted=0
+	mkdir -p "$small"
+	if mount -t tmpfs -o size=6M tmpfs "$small" 2>/dev/null; then
+		mounted=1
+		trap 'umount "$T/small" 2>/dev/null' EXIT
+	else
+		note "cannot mount a tmpfs here: using a file-size limit (ulimit -f) instead"
+	fi
+	KEY=$T/key KEYPUB=$T/key.pub REPO=$small/repo
+	run_bkp keygen "$KEY"
+	expect_exit 0
+	run_bkp init -r "$REPO" --recipient "$KEYPUB"
+	expect_exit 0
+	make_dataset src
+	backup_id good src
+	local good=$ID
+	mkdir big
+	head -c 12M /dev/urandom >big/random.bin
+	if [ "$mounted" = 1 ]; then
+		run_bkp backup -r "$REPO" --name big big
+	else
+		(
+			trap '' XFSZ
+			ulimit -f 4096
+			run_bkp backup -r "$REPO" --name big big
+		) || exit 1
+	fi
+	expect_exit 1 "backup onto a full disk"
+	expect_error_line 'space|full|write|quota|large'
+	run_bkp list -r "$REPO"
+	expect_exit 0
+	[ "$(grep -ac . "$BKPT_DIR/stdout")" = 1 ] || fail "list after a disk-full backup shows $(grep -ac . "$BKPT_DIR/stdout") archives, expected 1"
+	run_bkp verify -r "$REPO" -k "$KEY" --all
+	expect_exit 0 "verify --all after a disk-full backup"
+	if [ "$mounted" = 1 ]; then
+		local used
+		used=$(du -sk "$REPO" | cut -f1)
+		[ "$used" -lt 2048 ] || fail "the failed backup left ${used} KiB behind in the repository"
+	fi
+	backup_id after src
+	run_bkp restore -r "$REPO" -k "$KEY" "$good" --target r
+	expect_exit 0
+	tree_equal src r/src
+	if [ "$mounted" = 1 ]; then
+		umount "$small" || fail "cannot unmount $small"
+		trap - EXIT
+	fi
+	return 0
+}

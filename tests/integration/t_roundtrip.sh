@@ -239,3 +239,48 @@ test_sparse_file_over_4gib() {
 	sparse_ok r/sp/big || fail "restored file is not sparse: $(du -k r/sp/big | cut -f1) KiB allocated"
 	cmp sp/small r/sp/small || fail "small file next to the sparse one differs"
 }
+
+# A repository for two recipients (ops and escrow): each key alone restores;
+# a key that is not a recipient does not.
+test_two_recipients_each_can_restore() {
+	run_bkp keygen "$T/ops"
+	expect_exit 0
+	BKP_PASSPHRASE='escrow passphrase' run_bkp keygen "$T/escrow"
+	expect_exit 0
+	run_bkp keygen "$T/stranger"
+	expect_exit 0
+	REPO=$T/repo
+	run_bkp init -r "$REPO" --recipient "$T/ops.pub" --recipient "$T/escrow.pub"
+	expect_exit 0
+	make_dataset src
+	backup_id two src
+	run_bkp restore -r "$REPO" -k "$T/ops" "$ID" --target r-ops
+	expect_exit 0 "restore with the first recipient's key"
+	tree_equal src r-ops/src
+	BKP_PASSPHRASE='escrow passphrase' run_bkp restore -r "$REPO" -k "$T/escrow" "$ID" --target r-escrow
+	expect_exit 0 "restore with the second recipient's key"
+	tree_equal src r-escrow/src
+	run_bkp restore -r "$REPO" -k "$T/stranger" "$ID" --target r-stranger
+	expect_exit 12 "restore with a key that is not a recipient"
+}
+
+# --level and --threads change how, not what.
+test_backup_level_and_threads() {
+	new_repo --chunk-size 65536
+	make_dataset src
+	head -c 300000 /dev/urandom >src/random.bin
+	seq 1 100000 >src/numbers.txt
+	local opts n=0
+	for opts in "--level 1 --threads 1" "--level 19 --threads 2" "--threads 4" "--level 3"; do
+		n=$((n + 1))
+		# shellcheck disable=SC2086
+		backup_id "opt$n" $opts src
+		run_bkp restore -r "$REPO" -k "$KEY" "$ID" --target "r$n"
+		expect_exit 0 "restore of a backup made with $opts"
+		tree_equal src "r$n/src"
+	done
+	run_bkp backup -r "$REPO" --name bad --level 99 src
+	expect_exit 2 "--level 99"
+	run_bkp backup -r "$REPO" --name bad --threads -1 src
+	expect_exit 2 "--threads -1"
+}
