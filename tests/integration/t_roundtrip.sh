@@ -284,3 +284,19 @@ test_backup_level_and_threads() {
 	run_bkp backup -r "$REPO" --name bad --threads -1 src
 	expect_exit 2 "--threads -1"
 }
+
+# Full verify decrypts and hashes everything but writes nothing to disk
+# (outside its state directory), temporary files included.
+test_verify_writes_nothing() {
+	new_repo
+	make_dataset src
+	backup_id v src
+	mkdir tmpdir
+	outside_snapshot "$BKPT_DIR/before" ''
+	TMPDIR=$T/tmpdir run_bkp verify -r "$REPO" -k "$KEY" "$ID"
+	expect_exit 0
+	TMPDIR=$T/tmpdir run_bkp verify -r "$REPO" -k "$KEY" --all
+	expect_exit 0
+	outside_unchanged "$BKPT_DIR/before" ''
+	[ -z "$(ls -A tmpdir)" ] || fail "verify left files in TMPDIR"
+}

@@ -74,6 +74,17 @@ test_flipped_byte_caught_by_both_verifies() {
 		both_verifies_fail "manifest object, flipped byte at ${where%:*} ($off)"
 		cp manifest.orig "$MANIFEST"
 	done
+	# And at a few random places of each.
+	local i obj osize
+	for i in 1 2 3 4 5 6 7 8; do
+		if [ "$i" -le 6 ]; then obj=$DATA; else obj=$MANIFEST; fi
+		osize=$(stat -c %s "$obj")
+		off=$(python3 -c 'import random,sys; print(random.randrange(int(sys.argv[1])))' "$osize")
+		cp "$obj" obj.orig
+		flip_byte "$obj" "$off"
+		both_verifies_fail "$(basename "$(dirname "$obj")") object, flipped byte at random offset $off of $osize"
+		cp obj.orig "$obj"
+	done
 	# Undamaged again: both pass (so the failures above were the flips).
 	run_bkp verify -r "$REPO" -k "$KEY" "$ID"
 	expect_exit 0 "verify -k after undoing the flips"
