@@ -463,6 +463,7 @@ ostream_free(struct ostream *os)
 	pthread_mutex_lock(&os->mtx);
 	os->stop = 1;
 	pthread_cond_broadcast(&os->work);
+	pthread_cond_broadcast(&os->done);   /* the writer waits on done */
 	pthread_mutex_unlock(&os->mtx);
 	if (os->writer_started)
 		pthread_join(os->writer, NULL);
