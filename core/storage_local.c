@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -22,7 +23,10 @@
 struct local {
 	struct storage base;
 	char *root;
+	int swept;           /* stale temporaries removed once per process */
 };
+
+#define STALE_SECS (24 * 3600)
 
 struct local_put {
 	struct storage_put base;
@@ -108,6 +112,38 @@ fsync_dir_of(const char *path)
 	return rc;
 }
 
+/*
+ * Remove temporaries a killed writer left behind: .part files in tmp/ not
+ * modified for STALE_SECS (a live writer keeps its file's mtime current).
+ */
+static void
+sweep_tmp(struct local *l)
+{
+	char dir[PATH_MAX], path[PATH_MAX];
+	struct dirent *de;
+	struct stat sb;
+	time_t now = time(NULL);
+	size_t n;
+	DIR *d;
+
+	l->swept = 1;
+	if ((size_t)snprintf(dir, sizeof(dir), "%s/tmp", l->root) >=
+	    sizeof(dir) || (d = opendir(dir)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		n = strlen(de->d_name);
+		if (n < 6 || strcmp(de->d_name + n - 5, ".part") != 0)
+			continue;
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir,
+		    de->d_name) >= sizeof(path))
+			continue;
+		if (lstat(path, &sb) == 0 && S_ISREG(sb.st_mode) &&
+		    now - sb.st_mtime > STALE_SECS)
+			unlink(path);
+	}
+	closedir(d);
+}
+
 static int
 local_put_start(struct storage *st, const char *key, struct storage_put **out)
 {
@@ -117,6 +153,8 @@ local_put_start(struct storage *st, const char *key, struct storage_put **out)
 	char hex[sizeof(rnd) * 2 + 1];
 	int rc;
 
+	if (!l->swept)
+		sweep_tmp(l);
 	if ((p = calloc(1, sizeof(*p))) == NULL) {
 		err_set("out of memory");
 		return ERR_FAIL;
