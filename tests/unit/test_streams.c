@@ -794,11 +794,22 @@ abort_case(int threads)
 	ostream_free(NULL);
 }
 
-Test(streams, free_without_finish_threads0, .timeout = 10)
+Test(streams, free_without_finish_threads0, .timeout = 5)
 {
 	abort_case(0);
 }
 
+/* Threaded: ostream_free must wake the idle writer thread (it hung before
+ * commit 64b6ac3). */
+Test(streams, free_without_finish_threads1, .timeout = 5)
+{
+	abort_case(1);
+}
+
+Test(streams, free_without_finish_threads2, .timeout = 5)
+{
+	abort_case(2);
+}
 
 Test(streams, callback_failure_fails_the_stream)
 {
