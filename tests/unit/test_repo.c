@@ -901,3 +901,77 @@ Test(repo, record_from_a_real_backup)
 	repo_free(r);
 	keys_secret_free(sk);
 }
+
+static volatile sig_atomic_t cancel_flag;
+
+static int
+count_cb(void *arg, const char *key, uint64_t size)
+{
+	(void)key;
+	(void)size;
+	(*(size_t *)arg)++;
+	return 0;
+}
+
+/* Progress callback: interrupt the backup, after letting the data
+ * stream's threads go idle. */
+static void
+cancel_on_progress(void *arg, const struct backup_progress *p)
+{
+	(void)arg;
+	(void)p;
+	cancel_flag = 1;
+	usleep(300000);
+}
+
+Test(repo, cancelled_threaded_backup_returns, .timeout = 8)
+{
+	/* backup_run with threads > 0 that fails after the data stream was
+	 * started must return (ostream_free without finish), not hang. */
+	struct keys_public pub;
+	struct repo_config cfg;
+	struct backup_opts o;
+	struct backup_result res;
+	struct repo *r;
+	char *paths[1], src[512];
+	FILE *f;
+
+	fake_public(&pub);
+	cr_assert_eq(repo_init(root, NULL, &pub, 1, CRYPTO_XCHACHA20, 4096,
+	    &cfg), ERR_OK);
+	cr_assert_eq(mkdir(tpath("src"), 0700), 0);
+	f = fopen(tpath("src/a.txt"), "w");
+	cr_assert_not_null(f);
+	fputs("hello backup\n", f);
+	fclose(f);
+	memset(&o, 0, sizeof(o));
+	snprintf(src, sizeof(src), "%s", tpath("src"));
+	paths[0] = src;
+	o.name = "docs";
+	o.paths = paths;
+	o.npaths = 1;
+	o.level = 1;
+	o.threads = 2;
+	o.cancel = &cancel_flag;
+	o.progress = cancel_on_progress;
+	r = open_repo();
+	cr_expect_eq(backup_run(r, &o, &res), ERR_FAIL);
+	cr_expect_eq(cancel_flag, 1);
+	cr_expect_str_eq(err_get(), "interrupted");
+	repo_free(r);
+	/* nothing was committed */
+	r = open_repo();
+	{
+		struct repo_archive *arr;
+		size_t n;
+
+		cr_assert_eq(repo_list(r, NULL, &arr, &n, NULL), ERR_OK);
+		cr_expect_eq(n, 0);
+		repo_archives_free(arr, n);
+		n = 0;
+		cr_assert_eq(storage_list(repo_storage(r), "", count_cb, &n),
+		    ERR_OK);
+		cr_expect_eq(n, 1, "objects besides config: %zu", n - 1);
+	}
+	repo_free(r);
+}
