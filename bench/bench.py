@@ -9,6 +9,7 @@ Nothing here asserts a time: the targets are reported as met or missed.
 """
 
 import datetime
+import hashlib
 import json
 import os
 import platform
@@ -47,6 +48,7 @@ SKIP_SCALE = env_str("BENCH_SCALE", "1") in ("0", "no", "false")
 S3_SKIP_REASON = env_str("BENCH_S3_SKIP", "")
 S3RVER = os.path.join(ROOT, "tests", "s3", "node_modules", ".bin", "s3rver")
 S3_BUCKET = "bench"
+BKP_SHA = None
 PASS = "bench-only-passphrase-not-a-secret"
 
 WORK = os.path.join(OUT, "work")
@@ -500,6 +502,22 @@ def main():
     log("dataset: %s, %.1f MiB in %d files (generation/check %.0f s)" % (
         ds, in_bytes / MiB, in_files, time.monotonic() - t0))
 
+    # measure a private copy of bkp: build/bkp may be relinked by a `make`
+    # in the same tree while we run, which would change the binary mid-run
+    # or make it briefly unexecutable
+    global BKP, BKP_SHA
+    bkp_src = BKP
+    bkp_sha = None
+    if os.access(BKP, os.X_OK):
+        copy = os.path.join(WORK, "bkp-under-test")
+        shutil.copy2(BKP, copy + ".tmp")
+        os.replace(copy + ".tmp", copy)
+        with open(copy, "rb") as f:
+            bkp_sha = hashlib.sha256(f.read()).hexdigest()
+        BKP = copy
+        BKP_SHA = bkp_sha
+        log("bkp: measuring a copy of %s (sha256 %s)" % (bkp_src, bkp_sha[:16]))
+
     # bkp key, and whether bkp works yet
     key = os.path.join(WORK, "key")
     if not os.path.exists(key) and os.access(BKP, os.X_OK):
@@ -597,7 +615,8 @@ def run_all(contenders, servers, s3_note, bkp_ok, bkp_why, base_env, key, ds, ds
         "started_utc": started.isoformat(),
         "finished_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(),
         "config": {"size": SIZE_STR, "seed": SEED, "reps": REPS, "quick": QUICK,
-                   "bigfile_bytes": BIGFILE, "only": ONLY, "bkp_binary": BKP},
+                   "bigfile_bytes": BIGFILE, "only": ONLY, "bkp_binary": os.environ.get("BKP") or os.path.join(ROOT, "build", "bkp"),
+                   "bkp_sha256": BKP_SHA},
         "dataset": {"path": ds, "bytes": in_bytes, "files": in_files,
                     "limit_compressed_bytes": limit_stored},
         "cache": "warm: the dataset was read once (tar | zstd) before measuring; "
