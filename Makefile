@@ -46,7 +46,12 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/libbkp.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcriterion
 
-unit-bins: $(TEST_BINS)
+# Test-only tool: forges archives with hostile tar streams (t_forged.sh).
+$(BUILD)/tests/bkp-forge: $(BUILD)/obj/tests/tools/forge.o $(BUILD)/libbkp.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+unit-bins: $(TEST_BINS) $(BUILD)/tests/bkp-forge
 
 # Unit tests: Criterion, one binary per module.
 unit: $(TEST_BINS)
