@@ -95,6 +95,7 @@ struct slot {
 	uint8_t *buf;
 	size_t cap, len;
 	int partno;             /* 0 if idle */
+	int queued;             /* handed to the I/O thread, not started */
 	int inflight;           /* in the multi handle */
 	int tries;
 	long long retry_at;     /* ms; 0 if not waiting */
@@ -115,7 +116,16 @@ struct s3_put {
 	int nparts;
 	char **etags;           /* etags[n - 1] for part n */
 	uint64_t total;
+	/* The I/O thread drives the multi handle; mu guards the slots'
+	 * states, etags and failed/failmsg; cv signals a slot freed or a
+	 * failure. */
+	pthread_t io;
+	int io_running;
+	int stop;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
 	int failed;             /* sticky status */
+	char failmsg[1024];     /* its message (set in the I/O thread) */
 };
 
 static pthread_once_t s3_once = PTHREAD_ONCE_INIT;
@@ -1360,6 +1370,8 @@ s3_put_start(struct storage *st, const char *key, struct storage_put **out)
 	p->base.st = st;
 	p->s3 = s3;
 	p->fill = -1;
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->cv, NULL);
 	p->nslots = s3->parallel;
 	if ((p->key = strdup(key)) == NULL ||
 	    (p->what = s3_what(s3, key)) == NULL ||
@@ -1373,6 +1385,8 @@ oom:
 		free(p->key);
 		free(p->what);
 		free(p->slots);
+		pthread_cond_destroy(&p->cv);
+		pthread_mutex_destroy(&p->mu);
 		free(p);
 	}
 	err_set("out of memory");
@@ -1428,7 +1442,7 @@ out:
 	return rc;
 }
 
-/* Queue slot s for upload as the next part. */
+/* Producer side: hand the full slot s to the I/O thread as the next part. */
 static int
 part_launch(struct s3_put *p, struct slot *s)
 {
@@ -1447,6 +1461,7 @@ part_launch(struct s3_put *p, struct slot *s)
 	free(enc);
 	if (q == NULL)
 		goto oom;
+	/* Hashing happens here, on the producer's thread. */
 	rc = xfer_init(s3, &s->x, "PUT", p->key, q, s->buf, s->len, NULL);
 	free(q);
 	if (rc != ERR_OK)
@@ -1456,128 +1471,235 @@ part_launch(struct s3_put *p, struct slot *s)
 		return rc;
 	if (s->h == NULL && (s->h = curl_easy_init()) == NULL)
 		goto oom;
+	pthread_mutex_lock(&p->mu);
 	s->partno = ++p->nparts;
 	s->tries = 1;
 	s->retry_at = 0;
-	if ((rc = xfer_setup(s3, &s->x, s->h)) != ERR_OK)
-		return rc;
-	if (curl_multi_add_handle(p->multi, s->h) != CURLM_OK) {
-		err_set("cannot start an upload");
-		return ERR_FAIL;
-	}
-	s->inflight = 1;
+	s->queued = 1;
+	pthread_mutex_unlock(&p->mu);
+	curl_multi_wakeup(p->multi);
 	return ERR_OK;
 oom:
 	err_set("out of memory");
 	return ERR_FAIL;
 }
 
-/* Move transfers along; wait up to a moment if block.  Sticky failure. */
-static int
-put_drive(struct s3_put *p, int block)
+/* I/O thread, mu held: record the first failure and wake the producer. */
+static void
+io_fail(struct s3_put *p, int rc)
+{
+	if (p->failed == ERR_OK) {
+		p->failed = rc;
+		snprintf(p->failmsg, sizeof(p->failmsg), "%s", err_get());
+	}
+	pthread_cond_broadcast(&p->cv);
+}
+
+/* I/O thread, mu held: judge a finished part upload. */
+static void
+io_done(struct s3_put *p, struct slot *s, CURLcode cc)
 {
 	struct s3 *s3 = p->s3;
-	CURLMsg *m;
-	int running, left, i, rc;
-	long long now, next = 0;
+	int rc;
 
-	if (p->failed)
-		return p->failed;
-	if (curl_multi_perform(p->multi, &running) != CURLM_OK) {
-		err_set("'%s': upload failed", p->what);
-		return p->failed = ERR_FAIL;
+	curl_multi_remove_handle(p->multi, s->h);
+	s->inflight = 0;
+	rc = xfer_classify(s3, &s->x, s->h, cc, p->what);
+	if (rc == X_DONE && s->x.status == 200 && s->x.etag[0] != '\0') {
+		if ((p->etags[s->partno - 1] = strdup(s->x.etag)) == NULL) {
+			err_set("out of memory");
+			io_fail(p, ERR_FAIL);
+			return;
+		}
+		xfer_release(&s->x);
+		s->partno = 0;
+		s->len = 0;
+		pthread_cond_broadcast(&p->cv);
+		return;
 	}
-	while ((m = curl_multi_info_read(p->multi, &left)) != NULL) {
-		struct slot *s = NULL;
-		if (m->msg != CURLMSG_DONE)
-			continue;
-		for (i = 0; i < p->nslots; i++)
-			if (p->slots[i].inflight && p->slots[i].h ==
-			    m->easy_handle)
-				s = &p->slots[i];
-		if (s == NULL)
-			continue;
-		curl_multi_remove_handle(p->multi, s->h);
-		s->inflight = 0;
-		rc = xfer_classify(s3, &s->x, s->h, m->data.result, p->what);
-		if (rc == X_DONE && s->x.status == 200 && s->x.etag[0] != '\0') {
-			if ((p->etags[s->partno - 1] = strdup(s->x.etag)) ==
-			    NULL) {
-				err_set("out of memory");
-				return p->failed = ERR_FAIL;
+	if (rc == X_DONE && s->x.status == 200) {
+		err_set("'%s': part %d stored without an ETag", p->what,
+		    s->partno);
+		io_fail(p, ERR_CORRUPT);
+		return;
+	}
+	if (rc == X_DONE) {
+		rc = xfer_fail(s3, &s->x, p->what);
+		err_prefix("part %d: ", s->partno);
+		io_fail(p, rc);
+		return;
+	}
+	if (rc == X_RETRY && s->tries < s3->max_tries) {
+		s->retry_at = now_ms() + backoff_ms(s3, s->tries);
+		s->tries++;
+		return;
+	}
+	if (rc == X_RETRY) {
+		err_prefix("part %d: giving up after %d tries: ", s->partno,
+		    s->tries);
+		rc = ERR_FAIL;
+	}
+	io_fail(p, rc);
+}
+
+/*
+ * The I/O thread: starts queued parts and due retries, moves every
+ * transfer along, and judges finished ones, so that uploads progress
+ * while the producer compresses and encrypts.
+ */
+static void *
+io_main(void *arg)
+{
+	struct s3_put *p = arg;
+	CURLMsg *m;
+	long long now, next;
+	int running, left, i, ms;
+
+	pthread_mutex_lock(&p->mu);
+	while (!p->stop) {
+		now = now_ms();
+		next = 0;
+		for (i = 0; i < p->nslots; i++) {
+			struct slot *s = &p->slots[i];
+			int start = 0;
+
+			if (s->queued) {
+				s->queued = 0;
+				start = 1;
+			} else if (s->retry_at != 0 && s->retry_at <= now) {
+				s->retry_at = 0;
+				start = 1;
+			} else if (s->retry_at != 0 &&
+			    (next == 0 || s->retry_at < next))
+				next = s->retry_at;
+			if (!start || p->failed)
+				continue;
+			if (xfer_setup(p->s3, &s->x, s->h) != ERR_OK) {
+				io_fail(p, ERR_FAIL);
+				continue;
 			}
-			xfer_release(&s->x);
-			s->partno = 0;
-			s->len = 0;
-			continue;
-		}
-		if (rc == X_DONE && s->x.status == 200) {
-			err_set("'%s': part %d stored without an ETag",
-			    p->what, s->partno);
-			return p->failed = ERR_CORRUPT;
-		}
-		if (rc == X_DONE) {
-			p->failed = xfer_fail(s3, &s->x, p->what);
-			err_prefix("part %d: ", s->partno);
-			return p->failed;
-		}
-		if (rc == X_RETRY && s->tries < s3->max_tries) {
-			s->retry_at = now_ms() + backoff_ms(s3, s->tries);
-			s->tries++;
-			continue;
-		}
-		if (rc == X_RETRY)
-			err_prefix("part %d: giving up after %d tries: ",
-			    s->partno, s->tries);
-		return p->failed = (rc == X_RETRY ? ERR_FAIL : rc);
-	}
-	now = now_ms();
-	for (i = 0; i < p->nslots; i++) {
-		struct slot *s = &p->slots[i];
-		if (s->retry_at == 0)
-			continue;
-		if (s->retry_at <= now) {
-			s->retry_at = 0;
-			if ((rc = xfer_setup(s3, &s->x, s->h)) != ERR_OK)
-				return p->failed = rc;
-			if (curl_multi_add_handle(p->multi, s->h) != CURLM_OK) {
-				err_set("cannot restart an upload");
-				return p->failed = ERR_FAIL;
+			if (curl_multi_add_handle(p->multi, s->h) !=
+			    CURLM_OK) {
+				err_set("'%s': cannot start an upload",
+				    p->what);
+				io_fail(p, ERR_FAIL);
+				continue;
 			}
 			s->inflight = 1;
-		} else if (next == 0 || s->retry_at < next)
-			next = s->retry_at;
-	}
-	if (block) {
-		int ms = 100;
-		if (next != 0 && next - now < ms)
-			ms = (int)(next - now > 0 ? next - now : 0);
+		}
+		pthread_mutex_unlock(&p->mu);
+		if (curl_multi_perform(p->multi, &running) != CURLM_OK) {
+			pthread_mutex_lock(&p->mu);
+			err_set("'%s': upload failed", p->what);
+			io_fail(p, ERR_FAIL);
+			break;
+		}
+		pthread_mutex_lock(&p->mu);
+		while ((m = curl_multi_info_read(p->multi, &left)) != NULL) {
+			if (m->msg != CURLMSG_DONE)
+				continue;
+			for (i = 0; i < p->nslots; i++)
+				if (p->slots[i].inflight &&
+				    p->slots[i].h == m->easy_handle) {
+					io_done(p, &p->slots[i],
+					    m->data.result);
+					break;
+				}
+		}
+		if (p->stop)
+			break;
+		ms = 1000;
+		if (next != 0) {
+			now = now_ms();
+			ms = next <= now ? 0 : next - now < 1000 ?
+			    (int)(next - now) : 1000;
+		}
+		pthread_mutex_unlock(&p->mu);
 		curl_multi_poll(p->multi, NULL, 0, ms, NULL);
+		pthread_mutex_lock(&p->mu);
 	}
-	return ERR_OK;
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+/* Stop and join the I/O thread, if running. */
+static void
+io_stop(struct s3_put *p)
+{
+	if (!p->io_running)
+		return;
+	pthread_mutex_lock(&p->mu);
+	p->stop = 1;
+	pthread_mutex_unlock(&p->mu);
+	curl_multi_wakeup(p->multi);
+	pthread_join(p->io, NULL);
+	p->io_running = 0;
 }
 
 static int
 busy(const struct slot *s)
 {
-	return s->inflight || s->retry_at != 0;
+	return s->queued || s->inflight || s->retry_at != 0;
 }
 
-/* A slot to fill, waiting for an upload to finish if all are busy. */
+/* The sticky failure, with its message made this thread's; ERR_OK if none. */
 static int
-put_free_slot(struct s3_put *p, int *idx)
+put_status(struct s3_put *p)
 {
-	int i, rc;
+	int rc;
 
-	for (;;) {
-		for (i = 0; i < p->nslots; i++)
-			if (!busy(&p->slots[i]) && p->slots[i].partno == 0) {
-				*idx = i;
-				return ERR_OK;
-			}
-		if ((rc = put_drive(p, 1)) != ERR_OK)
-			return rc;
+	pthread_mutex_lock(&p->mu);
+	rc = p->failed;
+	if (rc != ERR_OK)
+		err_set("%s", p->failmsg);
+	pthread_mutex_unlock(&p->mu);
+	return rc;
+}
+
+/* Record a failure seen by the producer (its message is in err_get()). */
+static int
+put_fail(struct s3_put *p, int rc)
+{
+	pthread_mutex_lock(&p->mu);
+	if (p->failed == ERR_OK) {
+		p->failed = rc;
+		snprintf(p->failmsg, sizeof(p->failmsg), "%s", err_get());
 	}
+	pthread_mutex_unlock(&p->mu);
+	return rc;
+}
+
+/*
+ * Wait until a slot is free (all: until none is busy); its index in *idx.
+ * Returns the sticky failure, if any.
+ */
+static int
+put_wait(struct s3_put *p, int all, int *idx)
+{
+	int i, nbusy, rc;
+
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		if ((rc = p->failed) != ERR_OK)
+			break;
+		nbusy = 0;
+		for (i = 0; i < p->nslots; i++) {
+			if (busy(&p->slots[i]))
+				nbusy++;
+			else if (!all && p->slots[i].partno == 0 &&
+			    i != p->fill) {
+				*idx = i;
+				break;
+			}
+		}
+		if ((!all && i < p->nslots) || (all && nbusy == 0))
+			break;
+		pthread_cond_wait(&p->cv, &p->mu);
+	}
+	if (rc != ERR_OK)
+		err_set("%s", p->failmsg);
+	pthread_mutex_unlock(&p->mu);
+	return rc;
 }
 
 static int
@@ -1589,12 +1711,14 @@ s3_put_write(struct storage_put *sp, const void *buf, size_t len)
 	size_t want, n;
 	int rc;
 
-	if (p->failed)
-		return p->failed;
+	if ((rc = put_status(p)) != ERR_OK)
+		return rc;
 	while (len > 0) {
 		if (p->fill < 0) {
-			if ((rc = put_free_slot(p, &p->fill)) != ERR_OK)
+			int idx = -1;
+			if ((rc = put_wait(p, 0, &idx)) != ERR_OK)
 				return rc;
+			p->fill = idx;
 			s = &p->slots[p->fill];
 			want = storage_s3_part_size(p->s3->part_size,
 			    p->nparts + 1);
@@ -1604,7 +1728,7 @@ s3_put_write(struct storage_put *sp, const void *buf, size_t len)
 				if ((s->buf = malloc(want)) == NULL) {
 					err_set("out of memory for a %zu-byte "
 					    "upload part", want);
-					return p->failed = ERR_FAIL;
+					return put_fail(p, ERR_FAIL);
 				}
 				s->cap = want;
 			}
@@ -1622,20 +1746,22 @@ s3_put_write(struct storage_put *sp, const void *buf, size_t len)
 			break;
 		/* A full part, and more may follow: go multipart. */
 		if (p->upload_id == NULL) {
-			if (p->multi == NULL &&
-			    (p->multi = curl_multi_init()) == NULL) {
+			if ((p->multi = curl_multi_init()) == NULL) {
 				err_set("out of memory");
-				return p->failed = ERR_FAIL;
+				return put_fail(p, ERR_FAIL);
 			}
 			if ((rc = mpu_create(p)) != ERR_OK)
-				return p->failed = rc;
+				return put_fail(p, rc);
+			if (pthread_create(&p->io, NULL, io_main, p) != 0) {
+				err_set("cannot start an upload thread");
+				return put_fail(p, ERR_FAIL);
+			}
+			p->io_running = 1;
 		}
 		if ((rc = part_launch(p, s)) != ERR_OK)
-			return p->failed = rc;
+			return put_fail(p, rc);
 		p->fill = -1;
 	}
-	if (p->multi != NULL)
-		return put_drive(p, 0);
 	return ERR_OK;
 }
 
@@ -1646,6 +1772,7 @@ mpu_abort(struct s3_put *p)
 	char *q, *enc, *msg;
 	int i;
 
+	io_stop(p);
 	if (p->multi != NULL)
 		for (i = 0; i < p->nslots; i++)
 			if (p->slots[i].inflight) {
@@ -1680,6 +1807,7 @@ put_free(struct s3_put *p)
 {
 	int i;
 
+	io_stop(p);
 	for (i = 0; i < p->nslots; i++) {
 		if (p->slots[i].inflight)
 			curl_multi_remove_handle(p->multi, p->slots[i].h);
@@ -1697,6 +1825,8 @@ put_free(struct s3_put *p)
 	free(p->upload_id);
 	free(p->key);
 	free(p->what);
+	pthread_cond_destroy(&p->cv);
+	pthread_mutex_destroy(&p->mu);
 	free(p);
 }
 
@@ -2008,9 +2138,9 @@ s3_put_end(struct storage_put *sp)
 {
 	struct s3_put *p = (struct s3_put *)sp;
 	struct slot *s;
-	int rc, i, active;
+	int rc;
 
-	if ((rc = p->failed) != ERR_OK)
+	if ((rc = put_status(p)) != ERR_OK)
 		goto fail;
 	if (p->upload_id == NULL) {
 		rc = put_single(p);
@@ -2025,17 +2155,9 @@ s3_put_end(struct storage_put *sp)
 			goto fail;
 		p->fill = -1;
 	}
-	for (;;) {
-		active = 0;
-		for (i = 0; i < p->nslots; i++)
-			active += busy(&p->slots[i]);
-		if (!active)
-			break;
-		if ((rc = put_drive(p, 1)) != ERR_OK)
-			goto fail;
-	}
-	if ((rc = put_drive(p, 0)) != ERR_OK)
+	if ((rc = put_wait(p, 1, NULL)) != ERR_OK)
 		goto fail;
+	io_stop(p);
 	if ((rc = mpu_complete(p)) != ERR_OK)
 		goto fail;
 	put_free(p);
