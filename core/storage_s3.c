@@ -3,8 +3,8 @@
  * "PREFIX/K".  Requests are signed by libcurl (CURLOPT_AWS_SIGV4); we send
  * x-amz-content-sha256 ourselves with the real SHA-256 of every body, so
  * the server checks each part's integrity.  Writes are streamed multipart
- * uploads driven through the curl multi interface with at most
- * `parallel` part buffers; answers are parsed by s3xml.c.
+ * uploads with at most `parallel` part buffers, sent in parallel by an I/O
+ * thread through the curl multi interface; answers are parsed by s3xml.c.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
