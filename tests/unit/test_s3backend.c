@@ -739,6 +739,40 @@ Test(s3live, virtual_hosted_addressing)
 	cr_expect_eq(log_count("rejected", NULL, NULL), 0);
 }
 
+Test(s3live, stalled_requests_time_out_and_are_retried)
+{
+	struct storage *st;
+	uint8_t *buf;
+	size_t len;
+	struct timespec t0, t1;
+
+	setenv("BKP_S3_TIMEOUT", "1", 1);
+	st = open_s3("s3://bkp-test/slow", NULL);
+	cr_assert_eq(storage_put_bytes(st, "obj", "payload", 7), ERR_OK, "%s",
+	    err_get());
+	/* The server sits on the request for 4 s: after 1 s without
+	 * progress the client gives up on it and asks again. */
+	fault("{\"method\":\"GET\",\"path\":\"/obj$\",\"action\":\"delay\",\"delay\":4,\"count\":1}");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	cr_assert_eq(storage_get(st, "obj", 100, &buf, &len), ERR_OK, "%s",
+	    err_get());
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	cr_expect_eq(len, 7);
+	free(buf);
+	/* (The proxy logs the stalled request only when it ends.) */
+	cr_expect_lt(t1.tv_sec - t0.tv_sec, 4, "waited for the stalled answer");
+	/* Always stalled: a clear timeout error after bounded tries. */
+	setenv("BKP_S3_MAX_TRIES", "2", 1);
+	storage_free(st);
+	st = open_s3("s3://bkp-test/slow", NULL);
+	fault("{\"method\":\"GET\",\"path\":\"/obj$\",\"action\":\"delay\",\"delay\":3,\"count\":5}");
+	cr_expect_eq(storage_get(st, "obj", 100, &buf, &len), ERR_FAIL);
+	cr_expect(strstr(err_get(), "timed out") != NULL, "%s", err_get());
+	storage_free(st);
+	unsetenv("BKP_S3_TIMEOUT");
+	unsetenv("BKP_S3_MAX_TRIES");
+}
+
 struct reader {
 	struct storage *st;
 	int id;
