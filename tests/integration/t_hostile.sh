@@ -106,3 +106,50 @@ test_restore_target_forms() {
 	expect_error_line 'afile'
 	[ "$(cat afile)" = file ] || fail "a target that is a file was changed"
 }
+
+# A genuinely hostile archive, made with bkp itself: a symlink entry that
+# points outside (absolute, and relative with ..), followed by a file entry
+# beneath it (the paths src/abs and src/abs/x given on the command line;
+# at backup time src/abs/x resolves through the symlink).  Restoring must
+# not write through the symlink, whether the file outside exists or not,
+# with or without --overwrite.
+test_hostile_archive_file_beneath_symlink() {
+	mkdir -p w/src victim
+	echo original >victim/x
+	ln -s "$T/victim" w/src/abs
+	ln -s ../../victim w/src/rel
+	new_repo
+	(cd w && run_bkp backup -r "$REPO" --name hostile src/abs src/abs/x src/rel src/rel/x) || exit 1
+	if [ "$(_rc)" != 0 ]; then
+		note "backup refused paths beneath a symlink"
+		expect_error_line 'src/(abs|rel)'
+		return 0
+	fi
+	ID=$(head -n 1 "$BKPT_DIR/stdout")
+	local n mode
+	for mode in absent absent-overwrite present present-overwrite; do
+		n=rt-$mode
+		rm -f victim/x
+		case $mode in present*) echo original >victim/x ;; esac
+		outside_snapshot "$BKPT_DIR/before" "$n"
+		mkdir "$n"
+		case $mode in
+		*-overwrite) run_bkp restore -r "$REPO" -k "$KEY" "$ID" --target "$n" --overwrite ;;
+		*) run_bkp restore -r "$REPO" -k "$KEY" "$ID" --target "$n" ;;
+		esac
+		outside_unchanged "$BKPT_DIR/before" "$n"
+		case $mode in
+		present*) [ "$(cat victim/x)" = original ] || fail "restore ($mode) wrote through a symlink into victim/x" ;;
+		*) [ ! -e victim/x ] || fail "restore ($mode) created victim/x through a symlink" ;;
+		esac
+		if [ "$(_rc)" = 0 ]; then
+			# Accepted: then the entries landed inside the target, as a
+			# directory replacing the symlink.
+			[ -d "$n/src/abs" ] && [ ! -L "$n/src/abs" ] && [ "$(cat "$n/src/abs/x")" = original ] ||
+				fail "restore ($mode) succeeded but src/abs/x is not inside the target"
+		else
+			expect_error_line 'src/(abs|rel)/x' "restore ($mode) of a file beneath an escaping symlink"
+		fi
+	done
+	return 0
+}
