@@ -153,3 +153,26 @@ test_hostile_archive_file_beneath_symlink() {
 	done
 	return 0
 }
+
+# Paths with .. given to backup: stored so that a restore (into a target at
+# the same depth as the source's cwd) writes only inside the target.
+test_backup_paths_with_dotdot_stay_inside_target() {
+	mkdir -p w/src victim a
+	echo orig >victim/x
+	echo s >w/src/f
+	new_repo
+	(cd w && run_bkp backup -r "$REPO" --name dots ../victim src/../../victim/x ./src/./f) || exit 1
+	if [ "$(_rc)" != 0 ]; then
+		note "backup refused paths with .."
+		expect_error_line '\.\.'
+		return 0
+	fi
+	ID=$(head -n 1 "$BKPT_DIR/stdout")
+	echo changed >victim/x
+	outside_snapshot "$BKPT_DIR/before" a/rt
+	run_bkp restore -r "$REPO" -k "$KEY" "$ID" --target a/rt --overwrite
+	outside_unchanged "$BKPT_DIR/before" a/rt
+	[ "$(cat victim/x)" = changed ] || fail "restore wrote victim/x outside the target"
+	[ "$(find a/rt -type f -name x | wc -l)" -ge 1 ] || fail "victim/x not restored inside the target"
+	[ "$(cat a/rt/src/f 2>/dev/null)" = s ] || fail "./src/./f not restored as src/f"
+}
