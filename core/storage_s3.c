@@ -2061,7 +2061,8 @@ mpu_complete(struct s3_put *p)
 	struct xfer x;
 	char *body = NULL, *q = NULL, *enc = NULL, etag[136];
 	size_t cap, len = 0;
-	int i, rc, n, inm = !__atomic_load_n(&s3->no_inm, __ATOMIC_RELAXED);
+	int i, rc, n, errtries = 0;
+	int inm = !__atomic_load_n(&s3->no_inm, __ATOMIC_RELAXED);
 
 	memset(&x, 0, sizeof(x));
 	cap = 64 + (size_t)p->nparts * 200;
@@ -2117,6 +2118,19 @@ again:
 	}
 	if ((rc = s3xml_complete((char *)x.rbuf, x.rlen, etag,
 	    sizeof(etag))) != ERR_OK) {
+		/* S3 may answer 200 with an <Error> (InternalError) after
+		 * the headers went out: the upload is still there, so the
+		 * request can be made again. */
+		char c[64], m[8];
+		s3xml_error((char *)x.rbuf, x.rlen, c, sizeof(c), m, sizeof(m));
+		if (rc == ERR_FAIL && ++errtries < s3->max_tries &&
+		    (strcmp(c, "InternalError") == 0 ||
+		    strcmp(c, "SlowDown") == 0 ||
+		    strcmp(c, "ServiceUnavailable") == 0)) {
+			xfer_release(&x);
+			sleep_ms(backoff_ms(s3, errtries));
+			goto again;
+		}
 		err_prefix("'%s': ", p->what);
 		goto out;
 	}

@@ -15,7 +15,8 @@ Sits on 127.0.0.1 in front of s3rver and, for every request:
     ranges (bytes=-N);
   * injects faults on demand.  POST /__fault with a JSON object
       {"method": "PUT", "path": "regex", "query": "regex",
-       "action": "500"|"501"|"503"|"drop"|"drop_response"|"delay"|"skew",
+       "action": "500"|"501"|"503"|"200error"|"drop"|"drop_response"|
+                 "delay"|"skew",
        "count": N, "header": "If-None-Match",
        "delay": seconds, "after": N}
     adds a rule: the first `count` matching requests (carrying the named
@@ -24,7 +25,9 @@ Sits on 127.0.0.1 in front of s3rver and, for every request:
     the request body for uploads, mid-body for GET answers.
     "drop_response" lets the request reach s3rver, then closes the
     connection instead of answering (a lost answer).  "delay" waits then
-    serves normally.  "skew" answers 403 RequestTimeTooSkewed.  DELETE /__fault clears all rules;
+    serves normally.  "skew" answers 403 RequestTimeTooSkewed; "200error"
+    answers 200 with an InternalError body, as S3 may for
+    CompleteMultipartUpload.  DELETE /__fault clears all rules;
     GET /__fault lists them with the counts left.
 The s3rver behind it runs with --allow-mismatched-signatures: this proxy is
 the signature checker.
@@ -325,6 +328,12 @@ class Handler(BaseHTTPRequestHandler):
             elif act == "503":
                 self.error(503, "SlowDown", "Please reduce your request rate.", path)
                 return 503
+            elif act == "200error":
+                # S3 may start a 200 answer and then report an error in
+                # the body (CompleteMultipartUpload, CopyObject).
+                body = xml_error("InternalError", "We encountered an internal error. Please try again.", path)
+                self.reply(200, body, [("Content-Type", "application/xml")])
+                return 200
             elif act == "501":
                 self.error(501, "NotImplemented",
                            "A header you provided implies functionality that is not implemented", path)

@@ -529,11 +529,13 @@ Test(s3live, retries_through_faults)
 	fault("{\"method\":\"PUT\",\"query\":\"partNumber=1&\",\"action\":\"500\",\"count\":1}");
 	fault("{\"method\":\"POST\",\"query\":\"^uploadId=\",\"action\":\"500\",\"count\":1}");
 	fault("{\"method\":\"PUT\",\"path\":\"/small$\",\"action\":\"503\",\"count\":2}");
+	fault("{\"method\":\"POST\",\"query\":\"^uploadId=\",\"action\":\"200error\",\"count\":1}");
 	put_stream(st, "data/obj", 3 * 262144 + 7, 50000, ERR_OK);
 	put_stream(st, "small", 1000, 1000, ERR_OK);
 	cr_expect_eq(log_count("\"fault\": \"503\"", NULL, NULL), 4);
 	cr_expect_eq(log_count("\"fault\": \"500\"", NULL, NULL), 2);
 	cr_expect_eq(log_count("\"fault\": \"drop\"", NULL, NULL), 1);
+	cr_expect_eq(log_count("\"fault\": \"200error\"", NULL, NULL), 1);
 
 	/* Downloads: a connection dropped mid-body resumes from where it
 	 * stopped; 503 SlowDown and 500 are retried. */
