@@ -935,34 +935,8 @@ s3_head(struct s3 *s3, const char *key, uint64_t *size)
 	if ((rc = xfer_init(s3, &x, "HEAD", key, NULL, NULL, 0, NULL)) !=
 	    ERR_OK)
 		goto out;
-	/* A HEAD answer has no body: learn NoSuchBucket etc. from a GET. */
-	{
-		CURL *h;
-		int tries;
-		if ((h = pool_get(s3)) == NULL) {
-			err_set("out of memory");
-			rc = ERR_FAIL;
-			goto out;
-		}
-		for (tries = 1;; tries++) {
-			if ((rc = xfer_setup(s3, &x, h)) != ERR_OK)
-				break;
-			rc = xfer_classify(s3, &x, h, curl_easy_perform(h),
-			    what);
-			if (rc == X_DONE && x.status == 200)
-				curl_easy_getinfo(h,
-				    CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
-			if (rc != X_RETRY)
-				break;
-			if (tries >= s3->max_tries) {
-				err_prefix("giving up after %d tries: ", tries);
-				rc = ERR_FAIL;
-				break;
-			}
-			sleep_ms(backoff_ms(s3, tries));
-		}
-		pool_put(s3, h);
-	}
+	if ((rc = xfer_run(s3, &x, what)) == X_DONE && x.status == 200)
+		cl = x.clen;
 	if (rc != X_DONE)
 		goto out;
 	if (x.status == 200) {
@@ -975,7 +949,8 @@ s3_head(struct s3 *s3, const char *key, uint64_t *size)
 		}
 	} else if (x.status == 404 || x.status == 403 || x.status == 400 ||
 	    x.status == 301) {
-		/* Ask again with a GET of nothing to get S3's error code. */
+		/* A HEAD answer has no body: ask again with a GET of one
+		 * byte to learn S3's error code (NoSuchBucket etc.). */
 		struct xfer g;
 		if ((rc = xfer_init(s3, &g, "GET", key, NULL, NULL, 0, NULL)) ==
 		    ERR_OK) {
