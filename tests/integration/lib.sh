@@ -55,6 +55,7 @@
 #   expect_stderr_nomatch RE / expect_stdout_nomatch RE
 #   expect_error_line RE   non-zero exit and a stderr line "bkp: ..." matching RE
 #   expect_one_line_error RE   the same, and nothing else on stderr
+#   re_quote STRING        STRING escaped for use as a literal regex
 #   fail MSG               fail the test now, with MSG as the reason
 #   note MSG               add a line to the test's output (shown on failure)
 #   make_dataset DIR       a sample tree: nested dirs, text, binary, empty
@@ -190,6 +191,9 @@ expect_error_line() {
 	grep -aE '^bkp( [a-z]+)?: ' "$BKPT_DIR/stderr" | grep -aqiE -- "$1" ||
 		fail "no 'bkp: ...' error line matching /$1/ on stderr of: bkp ${LAST_ARGS:-?}"
 }
+
+# re_quote STRING: STRING as an extended regex matching it literally.
+re_quote() { printf '%s' "$1" | sed 's/[][\.*^$+?(){}|]/\\&/g'; }
 
 # expect_one_line_error RE: as expect_error_line, and stderr is that one line.
 expect_one_line_error() {
