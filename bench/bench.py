@@ -22,6 +22,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 import gen_dataset  # noqa: E402
 import svgchart  # noqa: E402
 
@@ -52,6 +53,7 @@ BKP_SHA = None
 PASS = "bench-only-passphrase-not-a-secret"
 
 WORK = os.path.join(OUT, "work")
+SCRATCH = os.path.abspath(env_str("BENCH_SCRATCH", WORK))  # restore targets
 LOGS = os.path.join(OUT, "logs")
 
 
@@ -412,7 +414,7 @@ def run_phase(c, phase, rep, data_parent, expect):
         if r["rc"] == 0:
             r["stored"] = c.repo_bytes(rep)
     elif phase == "restore":
-        target = os.path.join(WORK, "restore-" + c.name)
+        target = os.path.join(SCRATCH, "bench-restore-" + c.name)
         rmtree(target)
         os.makedirs(target)
         cwd = target if isinstance(c, Borg) else WORK
@@ -482,6 +484,7 @@ def main():
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     started = datetime.datetime.now(datetime.timezone.utc)
     os.makedirs(WORK, exist_ok=True)
+    os.makedirs(SCRATCH, exist_ok=True)
     rmtree(LOGS)
     base_env = dict(os.environ)
     base_env["BKP_PASSPHRASE"] = PASS
@@ -616,7 +619,7 @@ def run_all(contenders, servers, s3_note, bkp_ok, bkp_why, base_env, key, ds, ds
         "finished_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(),
         "config": {"size": SIZE_STR, "seed": SEED, "reps": REPS, "quick": QUICK,
                    "bigfile_bytes": BIGFILE, "only": ONLY, "bkp_binary": os.environ.get("BKP") or os.path.join(ROOT, "build", "bkp"),
-                   "bkp_sha256": BKP_SHA},
+                   "bkp_sha256": BKP_SHA, "scratch": SCRATCH},
         "dataset": {"path": ds, "bytes": in_bytes, "files": in_files,
                     "limit_compressed_bytes": limit_stored},
         "cache": "warm: the dataset was read once (tar | zstd) before measuring; "
@@ -655,7 +658,7 @@ def bkp_cycle(env, key, parent, what, label, expect):
     """Init, back up `what` (relative to parent), restore, verify with bkp:
     one run each; returns {phase: sample}."""
     repo = os.path.join(WORK, "bkp-scale")
-    target = os.path.join(WORK, "restore-scale")
+    target = os.path.join(SCRATCH, "bench-restore-scale")
     rmtree(repo)
     rmtree(target)
     out = {}
