@@ -25,8 +25,8 @@ command -v tar >/dev/null 2>&1 || need="$need tar"
 if [ -n "$need" ]; then
 	echo "bench: installing from Debian:$need"
 	if [ "$(id -u)" = 0 ]; then
-		apt-get install -y $need >"$out/apt.log" 2>&1 ||
-			{ apt-get update >>"$out/apt.log" 2>&1 && apt-get install -y $need >>"$out/apt.log" 2>&1; } ||
+		DEBIAN_FRONTEND=noninteractive apt-get install -y $need >"$out/apt.log" 2>&1 ||
+			{ apt-get update >>"$out/apt.log" 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y $need >>"$out/apt.log" 2>&1; } ||
 			{ echo "bench: apt-get install$need failed, see $out/apt.log" >&2; exit 1; }
 	else
 		echo "bench: missing$need; run as root or: sudo apt-get install$need" >&2
