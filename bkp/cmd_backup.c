@@ -103,21 +103,6 @@ show_progress(void *arg, const struct backup_progress *p)
 	    (unsigned long long)p->files, rd, rate, st);
 }
 
-/* A dataset name: printable, no '/', not too long. */
-static int
-name_ok(const char *s)
-{
-	size_t i, n = strlen(s);
-
-	if (n == 0 || n > 200)
-		return 0;
-	for (i = 0; i < n; i++)
-		if ((unsigned char)s[i] < 0x21 || s[i] == 0x7f || s[i] == '/' ||
-		    s[i] == ':')
-			return 0;
-	return 1;
-}
-
 int
 cmd_backup(int argc, char **argv)
 {
@@ -182,9 +167,9 @@ cmd_backup(int argc, char **argv)
 		rc = cli_usage_error(&c, "--name is required");
 		goto done;
 	}
-	if (!name_ok(o.name)) {
+	if (!repo_name_ok(o.name)) {
 		rc = cli_usage_error(&c, "invalid dataset name '%s' (1-200 "
-		    "printable characters, no spaces, '/' or ':')", o.name);
+		    "printable ASCII characters, no spaces, '/' or ':')", o.name);
 		goto done;
 	}
 	if (optind == argc) {

@@ -231,6 +231,7 @@ manifest_get_bytes(const json_t *rec, const char *field, char **s, size_t *n)
 		(*s)[*n] = '\0';
 		if (strlen(*s) != *n) {
 			free(*s);
+			*s = NULL;
 			goto bad;
 		}
 		return ERR_OK;

@@ -23,6 +23,20 @@ struct repo {
 	struct repo_config cfg;
 };
 
+int
+repo_name_ok(const char *s)
+{
+	size_t i, n = strlen(s);
+
+	if (n == 0 || n > MAX_NAME)
+		return 0;
+	for (i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7e ||
+		    s[i] == '/' || s[i] == ':')
+			return 0;
+	return 1;
+}
+
 void
 repo_key_data(const char *id, char *out, size_t outlen)
 {
@@ -338,7 +352,7 @@ parse_record(const uint8_t *buf, size_t len, const char *id,
 		goto bad;
 	memcpy(a->id, id, REPO_ID_HEX + 1);
 	if (get_str(j, "name", MAX_NAME, &a->name) != 0 ||
-	    get_str(j, "host", 255, &a->host) != 0)
+	    !repo_name_ok(a->name) || get_str(j, "host", 255, &a->host) != 0)
 		goto bad;
 	v = json_object_get(j, "created_us");
 	if (!json_is_integer(v) || json_integer_value(v) < 0)

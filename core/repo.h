@@ -94,6 +94,10 @@ int repo_find(struct repo *r, const char *spec, struct repo_archive *a);
 /* repo_archive_release(a): free what a holds (not a itself). */
 void repo_archive_release(struct repo_archive *a);
 
+/* repo_name_ok(name): 1 if name is a valid dataset name: 1 to 200
+ * printable ASCII characters other than space, '/' and ':'. */
+int repo_name_ok(const char *name);
+
 /* Object keys of an archive's parts (static buffers are not used: out must
  * hold at least 64 bytes). */
 void repo_key_data(const char *id, char *out, size_t outlen);

@@ -43,7 +43,7 @@ key_ok(const char *key)
 	const char *p = key;
 	size_t n;
 
-	if (*key == '\0' || *key == '/')
+	if (*key == '\0' || *key == '/' || key[strlen(key) - 1] == '/')
 		return 0;
 	while (*p != '\0') {
 		n = strcspn(p, "/");

@@ -34,34 +34,62 @@ util_mono(void)
 void
 util_iso8601(int64_t us, char *buf, size_t len)
 {
-	time_t t = (time_t)(us / 1000000);
+	int64_t secs = us / 1000000, rem = us % 1000000;
 	struct tm tm;
 	char base[32];
+	time_t t;
 
+	if (rem < 0) {    /* floor, for times before 1970 */
+		rem += 1000000;
+		secs--;
+	}
+	t = (time_t)secs;
 	gmtime_r(&t, &tm);
 	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf, len, "%s.%06dZ", base, (int)(us % 1000000));
+	snprintf(buf, len, "%s.%06dZ", base, (int)rem);
+}
+
+/* Exactly n decimal digits at s. */
+static int
+digits(const char *s, int n, int *v)
+{
+	int i;
+
+	*v = 0;
+	for (i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		*v = *v * 10 + (s[i] - '0');
+	}
+	return 0;
 }
 
 int
 util_parse_time(const char *s, int64_t *us)
 {
-	struct tm tm;
-	const char *p;
+	struct tm tm, back;
+	const char *p = s;
 	long frac = 0;
-	int digits = 0;
+	int y, mo, d, h = 0, mi = 0, sec = 0, nd = 0;
+	time_t t;
 
-	memset(&tm, 0, sizeof(tm));
-	if ((p = strptime(s, "%Y-%m-%d", &tm)) == NULL)
+	if (digits(p, 4, &y) || p[4] != '-' || digits(p + 5, 2, &mo) ||
+	    p[7] != '-' || digits(p + 8, 2, &d))
 		return -1;
+	p += 10;
 	if (*p == 'T' || *p == ' ') {
-		if ((p = strptime(p + 1, "%H:%M:%S", &tm)) == NULL)
+		if (digits(p + 1, 2, &h) || p[3] != ':' ||
+		    digits(p + 4, 2, &mi) || p[6] != ':' ||
+		    digits(p + 7, 2, &sec))
 			return -1;
+		p += 9;
 		if (*p == '.') {
-			for (p++; *p >= '0' && *p <= '9'; p++)
-				if (digits++ < 6)
+			for (p++; *p >= '0' && *p <= '9'; p++, nd++)
+				if (nd < 6)
 					frac = frac * 10 + (*p - '0');
-			while (digits++ < 6)
+			if (nd == 0)
+				return -1;
+			for (; nd < 6; nd++)
 				frac *= 10;
 		}
 		if (*p == 'Z')
@@ -69,7 +97,20 @@ util_parse_time(const char *s, int64_t *us)
 	}
 	if (*p != '\0')
 		return -1;
-	*us = (int64_t)timegm(&tm) * 1000000 + frac;
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = sec;
+	t = timegm(&tm);
+	/* timegm normalises (Feb 30 -> Mar 2): refuse what it changed. */
+	if (gmtime_r(&t, &back) == NULL || back.tm_year != y - 1900 ||
+	    back.tm_mon != mo - 1 || back.tm_mday != d || back.tm_hour != h ||
+	    back.tm_min != mi || back.tm_sec != sec)
+		return -1;
+	*us = (int64_t)t * 1000000 + frac;
 	return 0;
 }
 
@@ -240,8 +281,13 @@ util_mkdirs(const char *path, unsigned mode)
 			return -1;
 		*p = '/';
 	}
-	if (mkdir(buf, mode) != 0 && errno != EEXIST)
-		return -1;
+	if (mkdir(buf, mode) != 0) {
+		struct stat sb;
+
+		if (errno != EEXIST || stat(buf, &sb) != 0 ||
+		    !S_ISDIR(sb.st_mode))
+			return -1;
+	}
 	return 0;
 }
 

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -718,17 +719,95 @@ copy_entry(struct rs *r, struct archive *ar, struct archive *aw,
 	return ERR_OK;
 }
 
+/*
+ * Open the directory holding path's last component, relative to the
+ * current directory (the target), without following any symlink on the
+ * way; *leaf points into path.  -1 if a component is missing or a symlink.
+ */
+static int
+open_parent_beneath(const char *path, const char **leaf)
+{
+	char comp[NAME_MAX + 1];
+	const char *p = path, *slash;
+	size_t n;
+	int fd, next;
+
+	if ((fd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return -1;
+	for (;;) {
+		while (*p == '/')
+			p++;
+		slash = strchr(p, '/');
+		if (slash == NULL || slash[strspn(slash, "/")] == '\0') {
+			*leaf = p;
+			return fd;
+		}
+		n = (size_t)(slash - p);
+		if (n == 0 || n > NAME_MAX) {
+			close(fd);
+			return -1;
+		}
+		memcpy(comp, p, n);
+		comp[n] = '\0';
+		next = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+		    O_CLOEXEC);
+		close(fd);
+		if (next < 0)
+			return -1;
+		fd = next;
+		p = slash + 1;
+	}
+}
+
+/* lstat of path under the target, never through a symlink: 0, or -1. */
+static int
+lstat_beneath(const char *path, struct stat *sb)
+{
+	char leaf[NAME_MAX + 1];
+	const char *l;
+	size_t n;
+	int dfd, rc;
+
+	if ((dfd = open_parent_beneath(path, &l)) < 0)
+		return -1;
+	n = strcspn(l, "/");
+	if (n == 0 || n > NAME_MAX) {
+		close(dfd);
+		return -1;
+	}
+	memcpy(leaf, l, n);
+	leaf[n] = '\0';
+	rc = fstatat(dfd, leaf, sb, AT_SYMLINK_NOFOLLOW);
+	close(dfd);
+	return rc;
+}
+
+/* Remove a file this restore wrote, never through a symlink. */
+static void
+unlink_beneath(const char *path)
+{
+	const char *leaf;
+	int dfd;
+
+	if ((dfd = open_parent_beneath(path, &leaf)) < 0)
+		return;
+	if (strchr(leaf, '/') == NULL)
+		unlinkat(dfd, leaf, 0);
+	close(dfd);
+}
+
 /* libarchive leaves the times of directories that already exist alone
  * (made earlier by this restore for a deeper entry, or there before): like
  * tar, set them to the archived ones at the end. */
 static int
-remember_dir(struct rs *r, const char *path, struct archive_entry *e)
+remember_dir(struct rs *r, const char *path, struct archive_entry *e,
+    size_t *mark)
 {
 	struct dirtime *d;
 	struct stat sb;
 
-	if (archive_entry_filetype(e) != AE_IFDIR || lstat(path, &sb) != 0 ||
-	    !S_ISDIR(sb.st_mode))
+	if (archive_entry_filetype(e) != AE_IFDIR ||
+	    lstat_beneath(path, &sb) != 0 || !S_ISDIR(sb.st_mode))
 		return ERR_OK;
 	if (r->ndirs == r->capdirs) {
 		r->capdirs = r->capdirs ? r->capdirs * 2 : 64;
@@ -745,23 +824,53 @@ remember_dir(struct rs *r, const char *path, struct archive_entry *e)
 	d->ts[1].tv_nsec = archive_entry_mtime_nsec(e);
 	if (!archive_entry_atime_is_set(e))
 		d->ts[0] = d->ts[1];
-	r->ndirs++;
+	*mark = r->ndirs++;
 	return ERR_OK;
 nomem:
 	err_set("out of memory");
 	return ERR_FAIL;
 }
 
+/* Drop the directory remembered at mark (its entry was refused). */
+static void
+forget_dir(struct rs *r, size_t mark)
+{
+	if (mark == SIZE_MAX || mark + 1 != r->ndirs)
+		return;
+	free(r->dirs[mark].path);
+	r->ndirs--;
+}
+
 static void
 fix_dir_times(struct rs *r)
 {
-	size_t i;
+	struct dirtime *d;
+	const char *leaf;
+	char name[NAME_MAX + 1];
+	size_t i, n;
+	int dfd, fd;
 
-	for (i = r->ndirs; i > 0; i--)
-		if (utimensat(AT_FDCWD, r->dirs[i - 1].path, r->dirs[i - 1].ts,
-		    AT_SYMLINK_NOFOLLOW) != 0)
-			warnf(r, "cannot set the times of '%s': %s",
-			    r->dirs[i - 1].path, strerror(errno));
+	/* Never through a symlink: open each component with O_NOFOLLOW. */
+	for (i = r->ndirs; i > 0; i--) {
+		d = &r->dirs[i - 1];
+		if ((dfd = open_parent_beneath(d->path, &leaf)) < 0)
+			continue;
+		n = strcspn(leaf, "/");
+		if (n > 0 && n <= NAME_MAX) {
+			memcpy(name, leaf, n);
+			name[n] = '\0';
+			fd = openat(dfd, name, O_RDONLY | O_DIRECTORY |
+			    O_NOFOLLOW | O_CLOEXEC);
+			if (fd >= 0) {
+				if (futimens(fd, d->ts) != 0)
+					warnf(r, "cannot set the times of "
+					    "'%s': %s", d->path,
+					    strerror(errno));
+				close(fd);
+			}
+		}
+		close(dfd);
+	}
 }
 
 /* Should an existing file block this entry? */
@@ -770,7 +879,8 @@ blocked_by_existing(const char *path, struct archive_entry *e)
 {
 	struct stat sb;
 
-	if (lstat(path, &sb) != 0)
+	/* Through a symlink libarchive refuses the entry anyway. */
+	if (lstat_beneath(path, &sb) != 0)
 		return 0;
 	return !(S_ISDIR(sb.st_mode) && archive_entry_filetype(e) == AE_IFDIR);
 }
@@ -811,6 +921,7 @@ one_entry(struct rs *r, struct archive *ar, struct archive *aw,
 	struct mfile f;
 	uint8_t hash[32];
 	uint64_t size;
+	size_t dirmark = SIZE_MAX;
 	int rc, werr = 0, skip = 0;
 
 	if ((rc = next_expected(r, &f)) != 1) {
@@ -827,12 +938,29 @@ one_entry(struct rs *r, struct archive *ar, struct archive *aw,
 		rc = ERR_CORRUPT;
 		goto done;
 	}
+	/* Before anything is written: a file carries exactly the bytes the
+	 * manifest records. */
+	if (f.type == MF_FILE && (uint64_t)archive_entry_size(e) != f.size) {
+		err_set("archive %s: '%s' carries %lld bytes, its manifest "
+		    "records %llu", r->a->id, path,
+		    (long long)archive_entry_size(e),
+		    (unsigned long long)f.size);
+		rc = ERR_CORRUPT;
+		goto done;
+	}
 	hl = archive_entry_hardlink(e);
 	if (r->nneeded > 0 && (rc = alias_entry(r, e, &path, &hl, &skip)) !=
 	    ERR_OK)
 		goto done;
 	if (skip) {
 		/* already written as its target's data */
+	} else if (f.type != MF_FILE && archive_entry_size(e) != 0) {
+		/* A hard link (or anything but a file) carrying data could
+		 * rewrite what it links to: bkp never writes such entries. */
+		warnf(r, "refusing '%s': a %s entry carrying data", path,
+		    manifest_type_name(f.type));
+		r->refused++;
+		skip = 1;
 	} else if (!path_safe(path) || (hl != NULL && !path_safe(hl))) {
 		warnf(r, "refusing unsafe path '%s'", path);
 		r->refused++;
@@ -843,19 +971,25 @@ one_entry(struct rs *r, struct archive *ar, struct archive *aw,
 		    path);
 		r->refused++;
 		skip = 1;
-	} else if (aw != NULL && (rc = remember_dir(r, path, e)) != ERR_OK) {
-		goto done;
-	} else if (aw != NULL && archive_write_header(aw, e) < ARCHIVE_WARN) {
-		warnf(r, "cannot restore '%s': %s", path,
-		    archive_error_string(aw));
-		r->refused++;
-		werr = 1;
+	} else if (aw != NULL) {
+		if ((rc = remember_dir(r, path, e, &dirmark)) != ERR_OK)
+			goto done;
+		if (archive_write_header(aw, e) < ARCHIVE_WARN) {
+			warnf(r, "cannot restore '%s': %s", path,
+			    archive_error_string(aw));
+			r->refused++;
+			werr = 1;
+			forget_dir(r, dirmark);
+		}
 	}
 	if ((rc = copy_entry(r, ar, skip ? NULL : aw, e, path, &size, hash,
 	    &werr)) != ERR_OK)
 		goto done;
 	if (f.type == MF_FILE && (size != f.size ||
 	    memcmp(hash, f.hash, 32) != 0)) {
+		/* Do not leave a file that fails its check behind. */
+		if (aw != NULL && !skip && !werr)
+			unlink_beneath(path);
 		r->st->mismatches++;
 		err_set("archive %s: '%s' does not match its recorded size "
 		    "and hash", r->a->id, path);
