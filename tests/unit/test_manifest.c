@@ -588,3 +588,18 @@ Test(manifest, get_u64_and_type_names)
 	cr_expect_eq(manifest_type_parse(""), -1);
 	cr_expect_eq(manifest_type_parse("fifo"), -1);
 }
+
+Test(manifest, file_decode_path_with_nul_no_double_free)
+{
+	struct mfile f;
+	json_t *rec = file_rec();
+
+	json_object_set_new(rec, "path", json_stringn("a\0b", 3));
+	cr_expect_eq(manifest_file_decode(rec, &f), ERR_CORRUPT);
+	json_decref(rec);
+	rec = jparse("{\"t\":\"file\",\"path\":\"l\",\"type\":\"symlink\","
+	    "\"size\":0,\"o\":0,\"e\":512}");
+	json_object_set_new(rec, "link", json_stringn("x\0y", 3));
+	cr_expect_eq(manifest_file_decode(rec, &f), ERR_CORRUPT);
+	json_decref(rec);
+}

@@ -975,3 +975,34 @@ Test(repo, cancelled_threaded_backup_returns, .timeout = 8)
 	}
 	repo_free(r);
 }
+
+Test(repo, record_name_outside_spec_refused)
+{
+	static const struct mut v[] = {
+		{ "empty name", "name", "\"\"" },
+		{ "name with a slash", "name", "\"a/b\"" },
+		{ "name with a colon", "name", "\"db:latest\"" },
+		{ "name with a space", "name", "\"my db\"" },
+	};
+	struct repo_config cfg;
+	struct repo_archive *arr;
+	struct repo *r;
+	size_t i, n, nbad;
+	json_t *j;
+
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		teardown();
+		setup();
+		init_repo(&cfg);
+		j = record_json(IDB, "db", 5, NULL, NULL);
+		apply(j, &v[i]);
+		put_record(IDB, j);
+		json_decref(j);
+		r = open_repo();
+		cr_assert_eq(repo_list(r, NULL, &arr, &n, &nbad), ERR_OK);
+		cr_expect_eq(n, 0, "%s: accepted", v[i].what);
+		cr_expect_eq(nbad, 1, "%s", v[i].what);
+		repo_archives_free(arr, n);
+		repo_free(r);
+	}
+}

@@ -433,3 +433,34 @@ Test(util, state_dir_from_env)
 	cr_expect_eq(util_state_dir(buf, 8), -1);
 	unsetenv("BKP_STATE_DIR");
 }
+
+Test(util, parse_time_rejects_impossible_dates)
+{
+	static const char *bad[] = { "2026-02-30", "2026-04-31", "2026-1-5",
+	    " 2026-11-25", "2026-11-25T18:00:00.Z" };
+	int64_t us;
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		cr_expect_eq(util_parse_time(bad[i], &us), -1, "'%s' accepted",
+		    bad[i]);
+}
+
+Test(util, iso8601_before_epoch)
+{
+	char buf[40];
+
+	util_iso8601(-1, buf, sizeof(buf));
+	cr_expect_str_eq(buf, "1969-12-31T23:59:59.999999Z");
+	util_iso8601(-1500000, buf, sizeof(buf));
+	cr_expect_str_eq(buf, "1969-12-31T23:59:58.500000Z");
+}
+
+Test(util, mkdirs_refuses_a_file_in_place)
+{
+	FILE *f = fopen(tpath("file"), "w");
+
+	cr_assert_not_null(f);
+	fclose(f);
+	cr_expect_eq(util_mkdirs(tpath("file"), 0700), -1);
+}
