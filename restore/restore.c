@@ -1303,8 +1303,15 @@ restore_run(struct repo *repo, const struct repo_archive *a,
 		}
 	}
 	if (rc == ERR_OK && r.refused > 0) {
-		err_set("%llu entr%s not restored (see above)",
-		    (unsigned long long)r.refused, r.refused == 1 ? "y" : "ies");
+		if (o->target != NULL)
+			err_set("%llu entr%s not restored (see above)",
+			    (unsigned long long)r.refused,
+			    r.refused == 1 ? "y" : "ies");
+		else
+			err_set("archive %s: %llu unsafe entr%s that a restore "
+			    "would refuse (see above)", a->id,
+			    (unsigned long long)r.refused,
+			    r.refused == 1 ? "y" : "ies");
 		rc = ERR_FAIL;
 	}
 done:
