@@ -205,3 +205,64 @@ test_disk_full_leaves_no_archive() {
 	fi
 	return 0
 }
+
+# Write once: no object in the repository is rewritten in place.  Objects
+# present before more backups, lists, restores and verifies (and a failed
+# backup) are still there, same inode, size, mtime and bytes.  (tmp/ and
+# lock files are not objects.)
+test_repository_objects_are_write_once() {
+	new_repo
+	make_dataset src
+	backup_id first src
+	snap_repo() {
+		python3 - "$REPO" >"$1" <<'PY'
+import hashlib, os, sys
+root = sys.argv[1]
+for dp, dns, fns in os.walk(root):
+    rel = os.path.relpath(dp, root)
+    if rel.split(os.sep)[0] == "tmp":
+        continue
+    for n in sorted(fns):
+        if "lock" in n:
+            continue
+        p = os.path.join(dp, n)
+        st = os.lstat(p)
+        h = hashlib.sha256(open(p, "rb").read()).hexdigest()
+        print(os.path.relpath(p, root), st.st_ino, st.st_size, st.st_mtime_ns, h)
+PY
+	}
+	snap_repo before.txt
+	echo more >src/new-file
+	backup_id second src
+	printf 'stdin data' | run_bkp backup -r "$REPO" --name s --stdin-name s.txt -
+	expect_exit 0
+	run_bkp backup -r "$REPO" --name missing "$T/does-not-exist"
+	expect_fail "backup of a missing path"
+	run_bkp list -r "$REPO" --json
+	run_bkp verify -r "$REPO" --all
+	expect_exit 0
+	run_bkp verify -r "$REPO" -k "$KEY" --all
+	expect_exit 0
+	run_bkp restore -r "$REPO" -k "$KEY" latest --target r
+	expect_exit 0
+	snap_repo after.txt
+	local missing
+	missing=$(LC_ALL=C comm -23 <(LC_ALL=C sort before.txt) <(LC_ALL=C sort after.txt))
+	[ -z "$missing" ] || fail "repository files changed or vanished: $(printf '%s\n' "$missing" | cut -d' ' -f1 | head -n 5 | tr '\n' ' ')"
+	[ "$(wc -l <after.txt)" -gt "$(wc -l <before.txt)" ] || fail "later backups added no objects"
+}
+
+# init refuses an existing repository and leaves its config alone.
+test_init_refuses_existing_repository() {
+	new_repo
+	local sum
+	sum=$(sha256sum <"$REPO/config")
+	run_bkp keygen "$T/other"
+	expect_exit 0
+	run_bkp init -r "$REPO" --recipient "$T/other.pub"
+	expect_error_line "$(re_quote "$REPO")|exist"
+	[ "$(sha256sum <"$REPO/config")" = "$sum" ] || fail "a refused init changed the config"
+	mkdir src
+	echo x >src/f
+	backup_id still src
+}

@@ -342,3 +342,35 @@ PY
 	cp config.orig "$REPO/config"
 	backup_id restored src
 }
+
+# A missing or damaged secret key file: a clear error naming it, nothing
+# restored.
+test_missing_or_damaged_key_file() {
+	new_repo
+	mkdir src
+	echo secret >src/f
+	backup_id k src
+	run_bkp restore -r "$REPO" -k "$T/no-such-key" "$ID" --target r1
+	expect_error_line 'no-such-key'
+	[ ! -e r1/src/f ] || fail "restore without a key file restored files"
+	cp "$KEY" broken.key
+	# Flip a character in the middle of the longest base64/hex run (the
+	# encrypted secret).
+	python3 - broken.key <<'PY'
+import re, sys
+p = sys.argv[1]
+b = bytearray(open(p, "rb").read())
+m = max(re.finditer(rb"[A-Za-z0-9+/=]{40,}", bytes(b)), key=lambda m: m.end() - m.start())
+i = (m.start() + m.end()) // 2
+b[i] = ord("A") if b[i] != ord("A") else ord("B")
+open(p, "wb").write(bytes(b))
+PY
+	run_bkp restore -r "$REPO" -k "$T/broken.key" "$ID" --target r2
+	case $(_rc) in 1 | 12) ;; *) fail "restore with a damaged key file exited $(_rc), expected 1 or 12" ;; esac
+	expect_error_line 'broken\.key'
+	[ ! -e r2/src/f ] || fail "restore with a damaged key file restored files"
+	echo 'not json' >garbage.key
+	run_bkp verify -r "$REPO" -k "$T/garbage.key" "$ID"
+	expect_fail "verify with a garbage key file"
+	expect_error_line 'garbage\.key'
+}
