@@ -17,6 +17,8 @@ enum { S_FREE, S_QUEUED, S_BUSY, S_DONE };
 struct rslot {
 	int state;
 	int status;          /* ERR_* of processing */
+	int consumed;        /* the caller is done with it */
+	int hashed;          /* the hasher is done with it (or not hashing) */
 	size_t plan_idx;
 	uint8_t *sealed;     /* frame: 4-byte length + sealed bytes */
 	uint8_t *plain;
@@ -61,7 +63,57 @@ struct istream {
 	int full;            /* plan is every chunk in order: hash the object */
 	crypto_generichash_state hstate;
 	uint64_t hashed;     /* object bytes hashed */
+	size_t next_hash;    /* next plan item the hasher takes */
+	int hash_broken;     /* a chunk failed: no object hash */
+	pthread_t hasher;
+	int hasher_started;
 };
+
+static void refill(struct istream *is);
+
+/* A slot both the caller and the hasher are done with can be reused. */
+static void
+maybe_free(struct istream *is, struct rslot *s)
+{
+	if (s->consumed && s->hashed) {
+		s->state = S_FREE;
+		refill(is);
+	}
+}
+
+/* Hashes the object's frames in order on its own thread, so a full
+ * verification's object hash does not load the caller's thread. */
+static void *
+hasher_main(void *arg)
+{
+	struct istream *is = arg;
+	struct rslot *s;
+
+	pthread_mutex_lock(&is->mtx);
+	while (is->next_hash < is->nplan) {
+		s = &is->ring[is->next_hash % is->nslots];
+		while (!is->stop && !(s->state == S_DONE &&
+		    s->plan_idx == is->next_hash && !s->hashed))
+			pthread_cond_wait(&is->done, &is->mtx);
+		if (is->stop)
+			break;
+		pthread_mutex_unlock(&is->mtx);
+		if (s->status == ERR_OK && !is->hash_broken) {
+			crypto_generichash_update(&is->hstate, s->sealed,
+			    (size_t)is->plan[s->plan_idx].sealed_len + 4);
+			is->hashed += (uint64_t)is->plan[s->plan_idx].sealed_len +
+			    4;
+		} else
+			is->hash_broken = 1;
+		pthread_mutex_lock(&is->mtx);
+		s->hashed = 1;
+		is->next_hash++;
+		maybe_free(is, s);
+		pthread_cond_broadcast(&is->done);
+	}
+	pthread_mutex_unlock(&is->mtx);
+	return NULL;
+}
 
 /* Decrypt and decompress one chunk into s->plain. */
 static int
@@ -180,6 +232,8 @@ refill(struct istream *is)
 			break;
 		s->plan_idx = is->next_queue++;
 		s->state = S_QUEUED;
+		s->consumed = 0;
+		s->hashed = !is->full;
 	}
 	pthread_cond_broadcast(&is->work);
 }
@@ -279,6 +333,13 @@ istream_new(struct storage *st, const char *key, const struct obj_header *h,
 	crypto_generichash_init(&is->hstate, NULL, 0, 32);
 	crypto_generichash_update(&is->hstate, is->hdr, OBJ_HEADER);
 	is->hashed = OBJ_HEADER;
+	if (is->full) {
+		if (pthread_create(&is->hasher, NULL, hasher_main, is) != 0) {
+			err_set("cannot start hasher thread");
+			goto fail;
+		}
+		is->hasher_started = 1;
+	}
 	pthread_mutex_lock(&is->mtx);
 	refill(is);
 	pthread_mutex_unlock(&is->mtx);
@@ -299,17 +360,19 @@ istream_next(struct istream *is, const uint8_t **buf, size_t *len,
 
 	pthread_mutex_lock(&is->mtx);
 	if (is->held) {
-		is->ring[is->next_out % is->nslots].state = S_FREE;
+		s = &is->ring[is->next_out % is->nslots];
+		s->consumed = 1;
 		is->next_out++;
 		is->held = 0;
-		refill(is);
+		maybe_free(is, s);
 	}
 	if (is->next_out == is->nplan) {
 		pthread_mutex_unlock(&is->mtx);
 		return 0;
 	}
 	s = &is->ring[is->next_out % is->nslots];
-	while (s->state != S_DONE)
+	/* The slot may still hold an earlier chunk the hasher is reading. */
+	while (s->state != S_DONE || s->plan_idx != is->next_out)
 		pthread_cond_wait(&is->done, &is->mtx);
 	pthread_mutex_unlock(&is->mtx);
 	if (s->status != ERR_OK) {
@@ -317,11 +380,6 @@ istream_next(struct istream *is, const uint8_t **buf, size_t *len,
 		return s->status;
 	}
 	is->held = 1;
-	if (is->full) {
-		crypto_generichash_update(&is->hstate, s->sealed,
-		    (size_t)is->plan[s->plan_idx].sealed_len + 4);
-		is->hashed += (uint64_t)is->plan[s->plan_idx].sealed_len + 4;
-	}
 	*buf = s->plain;
 	*len = s->plain_len;
 	*index = is->plan[s->plan_idx].index;
@@ -331,7 +389,11 @@ istream_next(struct istream *is, const uint8_t **buf, size_t *len,
 int
 istream_object_hash(struct istream *is, uint8_t hash[32], uint64_t *size)
 {
-	if (!is->full || is->next_out != is->nplan)
+	if (!is->full || is->next_out != is->nplan || !is->hasher_started)
+		return -1;
+	pthread_join(is->hasher, NULL);
+	is->hasher_started = 0;
+	if (is->hash_broken || is->next_hash != is->nplan)
 		return -1;
 	crypto_generichash_final(&is->hstate, hash, 32);
 	*size = is->hashed;
@@ -356,7 +418,10 @@ istream_free(struct istream *is)
 	pthread_mutex_lock(&is->mtx);
 	is->stop = 1;
 	pthread_cond_broadcast(&is->work);
+	pthread_cond_broadcast(&is->done);
 	pthread_mutex_unlock(&is->mtx);
+	if (is->hasher_started)
+		pthread_join(is->hasher, NULL);
 	for (i = 0; is->workers != NULL && i < (size_t)is->nworkers; i++) {
 		if (is->workers[i].started)
 			pthread_join(is->workers[i].tid, NULL);

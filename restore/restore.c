@@ -806,7 +806,8 @@ remember_dir(struct rs *r, const char *path, struct archive_entry *e,
 	struct dirtime *d;
 	struct stat sb;
 
-	if (archive_entry_filetype(e) != AE_IFDIR ||
+	/* Cheap test first; the careful walk only for what exists. */
+	if (archive_entry_filetype(e) != AE_IFDIR || lstat(path, &sb) != 0 ||
 	    lstat_beneath(path, &sb) != 0 || !S_ISDIR(sb.st_mode))
 		return ERR_OK;
 	if (r->ndirs == r->capdirs) {
@@ -879,8 +880,9 @@ blocked_by_existing(const char *path, struct archive_entry *e)
 {
 	struct stat sb;
 
-	/* Through a symlink libarchive refuses the entry anyway. */
-	if (lstat_beneath(path, &sb) != 0)
+	/* Through a symlink libarchive refuses the entry anyway; the
+	 * careful walk only runs when something is there. */
+	if (lstat(path, &sb) != 0 || lstat_beneath(path, &sb) != 0)
 		return 0;
 	return !(S_ISDIR(sb.st_mode) && archive_entry_filetype(e) == AE_IFDIR);
 }
