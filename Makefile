@@ -42,7 +42,8 @@ $(BUILD)/libbkp.a: $(LIB_OBJS)
 $(BUILD)/bkp: $(BUILD)/obj/bkp/main.o $(BUILD)/libbkp.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/libbkp.a
+# Every unit-test binary also links tests/unit/support.c (scratch dirs etc.).
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/obj/tests/unit/support.o $(BUILD)/libbkp.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcriterion
 
