@@ -54,13 +54,17 @@ support_path(const char *name)
 	return b;
 }
 
-int
-support_count_dir(const char *dir)
+/* Entries in dir other than . and ..; a dir that cannot be opened counts
+ * 0, or fails the test if must_exist. */
+static int
+count_dir(const char *dir, int must_exist)
 {
 	DIR *d = opendir(dir);
 	struct dirent *de;
 	int n = 0;
 
+	if (must_exist)
+		cr_assert_not_null(d, "cannot open %s", dir);
 	if (d == NULL)
 		return 0;
 	while ((de = readdir(d)) != NULL)
@@ -68,6 +72,18 @@ support_count_dir(const char *dir)
 			n++;
 	closedir(d);
 	return n;
+}
+
+int
+support_count_dir(const char *dir)
+{
+	return count_dir(dir, 0);
+}
+
+int
+support_count_entries(const char *dir)
+{
+	return count_dir(dir, 1);
 }
 
 void

@@ -27,6 +27,10 @@ void support_rmtree(const char *dir);
  * not exist). */
 int support_count_dir(const char *dir);
 
+/* support_count_entries(dir): as support_count_dir(), but the test fails if
+ * dir cannot be opened. */
+int support_count_entries(const char *dir);
+
 /* support_write_file(path, buf, len): create or replace path with buf. */
 void support_write_file(const char *path, const void *buf, size_t len);
 

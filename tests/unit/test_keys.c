@@ -4,10 +4,8 @@
  * refusal, sealing of data keys.
  */
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,75 +18,38 @@
 
 #include "err.h"
 #include "keys.h"
+#include "support.h"
 
 #define PW "correct horse battery staple"
 
-static char tmpdir[64];
-
-static int
-rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
+static const char *tmpdir;
 
 static void
 setup(void)
 {
 	cr_assert(sodium_init() >= 0);
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/bkp-test-keys-XXXXXX");
-	cr_assert_not_null(mkdtemp(tmpdir));
+	tmpdir = support_tmpdir("keys");
 }
 
 static void
 teardown(void)
 {
-	if (tmpdir[0] != '\0')
-		nftw(tmpdir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	support_cleanup();
 }
 
 TestSuite(keys, .init = setup, .fini = teardown);
 
-/* tmpdir/name in a static buffer (one of four, for nested use). */
-static const char *
-tpath(const char *name)
-{
-	static char bufs[4][512];
-	static int i;
-	char *b = bufs[i++ % 4];
-
-	snprintf(b, sizeof(bufs[0]), "%s/%s", tmpdir, name);
-	return b;
-}
-
+/* The whole file, NUL-terminated; the test fails if it cannot be read. */
 static char *
 slurp(const char *path, size_t *lenp)
 {
-	FILE *f = fopen(path, "rb");
-	char *buf;
 	size_t n;
+	char *buf = (char *)support_read_file(path, &n);
 
-	cr_assert_not_null(f, "open %s", path);
-	buf = malloc(1 << 20);
-	cr_assert_not_null(buf);
-	n = fread(buf, 1, (1 << 20) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
+	cr_assert_not_null(buf, "open %s", path);
 	if (lenp != NULL)
 		*lenp = n;
 	return buf;
-}
-
-static void
-spit(const char *path, const char *text, size_t len)
-{
-	FILE *f = fopen(path, "wb");
-
-	cr_assert_not_null(f, "create %s", path);
-	cr_assert_eq(fwrite(text, 1, len, f), len);
-	cr_assert_eq(fclose(f), 0);
 }
 
 static json_t *
@@ -107,7 +68,7 @@ save_json(const char *path, const json_t *o)
 	char *s = json_dumps(o, 0);
 
 	cr_assert_not_null(s);
-	spit(path, s, strlen(s));
+	support_write_file(path, s, strlen(s));
 	free(s);
 }
 
@@ -119,21 +80,6 @@ b64(const uint8_t *bin, size_t len)
 
 	cr_assert_not_null(s);
 	return sodium_bin2base64(s, n, bin, len, sodium_base64_VARIANT_ORIGINAL);
-}
-
-static int
-count_entries(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	int n = 0;
-
-	cr_assert_not_null(d);
-	while ((e = readdir(d)) != NULL)
-		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
-			n++;
-	closedir(d);
-	return n;
 }
 
 static int
@@ -179,31 +125,31 @@ Test(keys, generate_load_round_trip)
 	size_t len;
 
 	umask(0); /* modes must not depend on the caller's umask */
-	cr_assert_eq(keys_generate(tpath("k"), PW, KEYS_KDF_DEFAULT,
+	cr_assert_eq(keys_generate(support_path("k"), PW, KEYS_KDF_DEFAULT,
 	    "backup key \xc3\xa9", &pub), ERR_OK, "%s", err_get());
 	cr_assert(is_lower_hex(pub.fpr, KEYS_FPR_HEX));
 	keys_fingerprint(pub.x25519, pub.ed25519, fpr);
 	cr_assert_str_eq(fpr, pub.fpr);
 
-	cr_assert_eq(lstat(tpath("k"), &st), 0);
+	cr_assert_eq(lstat(support_path("k"), &st), 0);
 	cr_assert(S_ISREG(st.st_mode));
 	cr_assert_eq(st.st_mode & 07777, 0600, "secret mode %o",
 	    (unsigned)(st.st_mode & 07777));
-	cr_assert_eq(lstat(tpath("k.pub"), &st), 0);
+	cr_assert_eq(lstat(support_path("k.pub"), &st), 0);
 	cr_assert_eq(st.st_mode & 07777, 0644, "public mode %o",
 	    (unsigned)(st.st_mode & 07777));
 	/* Nothing but the two files: no temporaries left. */
-	cr_assert_eq(count_entries(tmpdir), 2);
+	cr_assert_eq(support_count_entries(tmpdir), 2);
 
 	/* Public file: documented fields, trailing newline. */
-	text = slurp(tpath("k.pub"), &len);
+	text = slurp(support_path("k.pub"), &len);
 	cr_assert_gt(len, 0);
 	cr_assert_eq(text[len - 1], '\n');
 	cr_assert_eq(keys_parse_public(text, len, &pub2), ERR_OK, "%s",
 	    err_get());
 	cr_assert_eq(memcmp(&pub, &pub2, sizeof(pub)), 0);
 	free(text);
-	o = load_json(tpath("k.pub"));
+	o = load_json(support_path("k.pub"));
 	cr_assert_eq(json_integer_value(json_object_get(o, "bkp_public_key")),
 	    1);
 	cr_assert_str_eq(json_string_value(json_object_get(o, "fpr")), pub.fpr);
@@ -212,10 +158,10 @@ Test(keys, generate_load_round_trip)
 	json_decref(o);
 
 	/* Secret file: documented KDF parameters and cipher. */
-	text = slurp(tpath("k"), &len);
+	text = slurp(support_path("k"), &len);
 	cr_assert_eq(text[len - 1], '\n');
 	free(text);
-	o = load_json(tpath("k"));
+	o = load_json(support_path("k"));
 	kdf = json_object_get(o, "kdf");
 	cr_assert_str_eq(json_string_value(json_object_get(kdf, "alg")),
 	    "argon2id13");
@@ -226,13 +172,13 @@ Test(keys, generate_load_round_trip)
 	    "xchacha20poly1305-ietf");
 	json_decref(o);
 
-	cr_assert_eq(keys_load_public(tpath("k.pub"), &pub2), ERR_OK);
+	cr_assert_eq(keys_load_public(support_path("k.pub"), &pub2), ERR_OK);
 	cr_assert_eq(memcmp(&pub, &pub2, sizeof(pub)), 0);
-	cr_assert_eq(keys_load_public(tpath("k"), &pub3), ERR_OK, "%s",
+	cr_assert_eq(keys_load_public(support_path("k"), &pub3), ERR_OK, "%s",
 	    err_get());
 	cr_assert_eq(memcmp(&pub, &pub3, sizeof(pub)), 0);
 
-	cr_assert_eq(keys_load_secret(tpath("k"), PW, &sk), ERR_OK, "%s",
+	cr_assert_eq(keys_load_secret(support_path("k"), PW, &sk), ERR_OK, "%s",
 	    err_get());
 	cr_assert_not_null(sk);
 	sp = keys_secret_public(sk);
@@ -265,12 +211,12 @@ Test(keys, wrong_passphrase)
 	struct keys_secret *sk = (struct keys_secret *)1;
 	char want[600];
 
-	cr_assert_eq(keys_generate(tpath("k"), PW, KEYS_KDF_DEFAULT, NULL,
-	    NULL), ERR_OK, "%s", err_get());
-	cr_assert_eq(keys_load_secret(tpath("k"), PW "x", &sk), ERR_KEY);
+	cr_assert_eq(keys_generate(support_path("k"), PW, KEYS_KDF_DEFAULT,
+	    NULL, NULL), ERR_OK, "%s", err_get());
+	cr_assert_eq(keys_load_secret(support_path("k"), PW "x", &sk), ERR_KEY);
 	cr_assert_null(sk);
 	snprintf(want, sizeof(want), "wrong passphrase for key '%s'",
-	    tpath("k"));
+	    support_path("k"));
 	cr_assert_str_eq(err_get(), want);
 	/* The passphrase never appears in messages. */
 	cr_assert_null(strstr(err_get(), "horse"));
@@ -281,17 +227,19 @@ Test(keys, missing_files)
 	struct keys_public pub;
 	struct keys_secret *sk;
 
-	cr_assert_eq(keys_load_secret(tpath("none"), PW, &sk), ERR_NOTFOUND);
+	cr_assert_eq(keys_load_secret(support_path("none"), PW, &sk),
+	    ERR_NOTFOUND);
 	cr_assert_null(sk);
-	cr_assert_not_null(strstr(err_get(), tpath("none")));
-	cr_assert_eq(keys_load_public(tpath("none.pub"), &pub), ERR_NOTFOUND);
+	cr_assert_not_null(strstr(err_get(), support_path("none")));
+	cr_assert_eq(keys_load_public(support_path("none.pub"), &pub),
+	    ERR_NOTFOUND);
 }
 
 Test(keys, empty_passphrase_refused)
 {
-	cr_assert_eq(keys_generate(tpath("k"), "", KEYS_KDF_DEFAULT, NULL,
-	    NULL), ERR_USAGE);
-	cr_assert_eq(count_entries(tmpdir), 0);
+	cr_assert_eq(keys_generate(support_path("k"), "", KEYS_KDF_DEFAULT,
+	    NULL, NULL), ERR_USAGE);
+	cr_assert_eq(support_count_entries(tmpdir), 0);
 }
 
 /*
@@ -474,15 +422,15 @@ Test(keys, tampered_secret_files, .timeout = 120)
 	char name[32];
 
 	cr_assert_eq(sizeof(mutations) / sizeof(mutations[0]), M_COUNT);
-	cr_assert_eq(keys_generate(tpath("k"), PW, KEYS_KDF_DEFAULT, NULL,
-	    NULL), ERR_OK, "%s", err_get());
-	cr_assert_eq(keys_generate(tpath("other"), PW, KEYS_KDF_DEFAULT,
+	cr_assert_eq(keys_generate(support_path("k"), PW, KEYS_KDF_DEFAULT,
 	    NULL, NULL), ERR_OK, "%s", err_get());
-	orig = load_json(tpath("k"));
-	other = load_json(tpath("other.pub"));
+	cr_assert_eq(keys_generate(support_path("other"), PW, KEYS_KDF_DEFAULT,
+	    NULL, NULL), ERR_OK, "%s", err_get());
+	orig = load_json(support_path("k"));
+	other = load_json(support_path("other.pub"));
 	/* The unmodified file loads (the mutations alone make it fail). */
-	save_json(tpath("copy"), orig);
-	cr_assert_eq(keys_load_secret(tpath("copy"), PW, &sk), ERR_OK);
+	save_json(support_path("copy"), orig);
+	cr_assert_eq(keys_load_secret(support_path("copy"), PW, &sk), ERR_OK);
 	keys_secret_free(sk);
 
 	for (i = 0; i < M_COUNT; i++) {
@@ -490,26 +438,26 @@ Test(keys, tampered_secret_files, .timeout = 120)
 		mutate(o, mutations[i].m, other);
 		snprintf(name, sizeof(name), "m%zu", i);
 		if (mutations[i].m == M_NOT_OBJECT)
-			spit(tpath(name), "[1, 2]\n", 7);
+			support_write_file(support_path(name), "[1, 2]\n", 7);
 		else
-			save_json(tpath(name), o);
+			save_json(support_path(name), o);
 		json_decref(o);
 		sk = (struct keys_secret *)1;
-		cr_expect_eq(keys_load_secret(tpath(name), PW, &sk),
+		cr_expect_eq(keys_load_secret(support_path(name), PW, &sk),
 		    mutations[i].want, "%s: %s", mutations[i].name, err_get());
 		cr_expect_null(sk, "%s", mutations[i].name);
 		/* Messages name the file. */
-		cr_expect_not_null(strstr(err_get(), tpath(name)), "%s: %s",
-		    mutations[i].name, err_get());
+		cr_expect_not_null(strstr(err_get(), support_path(name)),
+		    "%s: %s", mutations[i].name, err_get());
 		if (sk != NULL && sk != (struct keys_secret *)1)
 			keys_secret_free(sk);
 		/* The public half read from a broken secret file. */
 		if (mutations[i].m == M_VERSION || mutations[i].m == M_PUB_X ||
 		    mutations[i].m == M_FPR || mutations[i].m == M_BAD_B64)
-			cr_expect_eq(keys_load_public(tpath(name), &pub),
+			cr_expect_eq(keys_load_public(support_path(name), &pub),
 			    ERR_CORRUPT, "%s", mutations[i].name);
 		else if (mutations[i].m == M_BOX_FLIP)
-			cr_expect_eq(keys_load_public(tpath(name), &pub),
+			cr_expect_eq(keys_load_public(support_path(name), &pub),
 			    ERR_OK, "%s", mutations[i].name);
 	}
 	json_decref(other);
@@ -534,63 +482,73 @@ Test(keys, tampered_public_files)
 	keys_fingerprint(pub.x25519, pub.ed25519, pub.fpr);
 	t = keys_format_public(&pub, "c");
 	cr_assert_not_null(t);
-	spit(tpath("p.pub"), t, strlen(t));
-	cr_assert_eq(keys_load_public(tpath("p.pub"), &got), ERR_OK);
-	orig = load_json(tpath("p.pub"));
+	support_write_file(support_path("p.pub"), t, strlen(t));
+	cr_assert_eq(keys_load_public(support_path("p.pub"), &got), ERR_OK);
+	orig = load_json(support_path("p.pub"));
 	free(t);
 
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		spit(tpath("b.pub"), bad[i], strlen(bad[i]));
-		cr_expect_eq(keys_load_public(tpath("b.pub"), &got),
+		support_write_file(support_path("b.pub"), bad[i],
+		    strlen(bad[i]));
+		cr_expect_eq(keys_load_public(support_path("b.pub"), &got),
 		    ERR_CORRUPT, "'%s'", bad[i]);
-		cr_expect_not_null(strstr(err_get(), tpath("b.pub")));
+		cr_expect_not_null(strstr(err_get(), support_path("b.pub")));
 	}
 	/* x25519 key changed: fingerprint no longer matches. */
 	o = json_deep_copy(orig);
 	flip_b64(o, "x25519");
-	save_json(tpath("b.pub"), o);
+	save_json(support_path("b.pub"), o);
 	json_decref(o);
-	cr_expect_eq(keys_load_public(tpath("b.pub"), &got), ERR_CORRUPT);
-	cr_expect_not_null(strstr(err_get(), tpath("b.pub")), "%s", err_get());
+	cr_expect_eq(keys_load_public(support_path("b.pub"), &got),
+	    ERR_CORRUPT);
+	cr_expect_not_null(strstr(err_get(), support_path("b.pub")), "%s",
+	    err_get());
 	/* 31- and 33-byte keys. */
 	o = json_deep_copy(orig);
 	resize_b64(o, "ed25519", -1);
-	save_json(tpath("b.pub"), o);
+	save_json(support_path("b.pub"), o);
 	json_decref(o);
-	cr_expect_eq(keys_load_public(tpath("b.pub"), &got), ERR_CORRUPT);
+	cr_expect_eq(keys_load_public(support_path("b.pub"), &got),
+	    ERR_CORRUPT);
 	o = json_deep_copy(orig);
 	resize_b64(o, "x25519", 1);
-	save_json(tpath("b.pub"), o);
+	save_json(support_path("b.pub"), o);
 	json_decref(o);
-	cr_expect_eq(keys_load_public(tpath("b.pub"), &got), ERR_CORRUPT);
+	cr_expect_eq(keys_load_public(support_path("b.pub"), &got),
+	    ERR_CORRUPT);
 	/* Base64 with a character outside the alphabet. */
 	o = json_deep_copy(orig);
 	json_object_set_new(o, "ed25519",
 	    json_string("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA-A="));
-	save_json(tpath("b.pub"), o);
+	save_json(support_path("b.pub"), o);
 	json_decref(o);
-	cr_expect_eq(keys_load_public(tpath("b.pub"), &got), ERR_CORRUPT);
+	cr_expect_eq(keys_load_public(support_path("b.pub"), &got),
+	    ERR_CORRUPT);
 	/* Version 2, version "1", fingerprint missing, duplicate keys. */
 	o = json_deep_copy(orig);
 	json_object_set_new(o, "bkp_public_key", json_integer(2));
-	save_json(tpath("b.pub"), o);
+	save_json(support_path("b.pub"), o);
 	json_decref(o);
-	cr_expect_eq(keys_load_public(tpath("b.pub"), &got), ERR_CORRUPT);
+	cr_expect_eq(keys_load_public(support_path("b.pub"), &got),
+	    ERR_CORRUPT);
 	o = json_deep_copy(orig);
 	json_object_set_new(o, "bkp_public_key", json_string("1"));
-	save_json(tpath("b.pub"), o);
+	save_json(support_path("b.pub"), o);
 	json_decref(o);
-	cr_expect_eq(keys_load_public(tpath("b.pub"), &got), ERR_CORRUPT);
+	cr_expect_eq(keys_load_public(support_path("b.pub"), &got),
+	    ERR_CORRUPT);
 	o = json_deep_copy(orig);
 	json_object_del(o, "fpr");
-	save_json(tpath("b.pub"), o);
+	save_json(support_path("b.pub"), o);
 	json_decref(o);
-	cr_expect_eq(keys_load_public(tpath("b.pub"), &got), ERR_CORRUPT);
+	cr_expect_eq(keys_load_public(support_path("b.pub"), &got),
+	    ERR_CORRUPT);
 	o = json_deep_copy(orig);
 	json_object_set_new(o, "comment", json_integer(5));
-	save_json(tpath("b.pub"), o);
+	save_json(support_path("b.pub"), o);
 	json_decref(o);
-	cr_expect_eq(keys_load_public(tpath("b.pub"), &got), ERR_CORRUPT);
+	cr_expect_eq(keys_load_public(support_path("b.pub"), &got),
+	    ERR_CORRUPT);
 	/* Over the 64 KiB cap (a valid key padded with a long comment). */
 	big = malloc(70000);
 	cr_assert_not_null(big);
@@ -598,11 +556,13 @@ Test(keys, tampered_public_files)
 	big[69999] = '\0';
 	o = json_deep_copy(orig);
 	json_object_set_new(o, "comment", json_string(big));
-	save_json(tpath("b.pub"), o);
+	save_json(support_path("b.pub"), o);
 	json_decref(o);
 	free(big);
-	cr_expect_eq(keys_load_public(tpath("b.pub"), &got), ERR_CORRUPT);
-	cr_expect_not_null(strstr(err_get(), tpath("b.pub")), "%s", err_get());
+	cr_expect_eq(keys_load_public(support_path("b.pub"), &got),
+	    ERR_CORRUPT);
+	cr_expect_not_null(strstr(err_get(), support_path("b.pub")), "%s",
+	    err_get());
 	cr_expect_not_null(strstr(err_get(), "larger than"), "%s", err_get());
 	json_decref(orig);
 }
@@ -613,32 +573,32 @@ Test(keys, refuses_to_overwrite)
 	char *t;
 
 	/* An existing secret file is left alone, and no .pub appears. */
-	spit(tpath("k"), "precious\n", 9);
-	cr_assert_eq(keys_generate(tpath("k"), PW, KEYS_KDF_DEFAULT, NULL,
-	    &pub), ERR_EXISTS);
-	cr_assert_not_null(strstr(err_get(), tpath("k")));
-	t = slurp(tpath("k"), NULL);
+	support_write_file(support_path("k"), "precious\n", 9);
+	cr_assert_eq(keys_generate(support_path("k"), PW, KEYS_KDF_DEFAULT,
+	    NULL, &pub), ERR_EXISTS);
+	cr_assert_not_null(strstr(err_get(), support_path("k")));
+	t = slurp(support_path("k"), NULL);
 	cr_assert_str_eq(t, "precious\n");
 	free(t);
-	cr_assert_eq(access(tpath("k.pub"), F_OK), -1);
-	cr_assert_eq(count_entries(tmpdir), 1);
+	cr_assert_eq(access(support_path("k.pub"), F_OK), -1);
+	cr_assert_eq(support_count_entries(tmpdir), 1);
 
 	/* An existing public file likewise, and no secret file appears. */
-	spit(tpath("j.pub"), "public\n", 7);
-	cr_assert_eq(keys_generate(tpath("j"), PW, KEYS_KDF_DEFAULT, NULL,
-	    &pub), ERR_EXISTS);
-	cr_assert_not_null(strstr(err_get(), tpath("j.pub")));
-	t = slurp(tpath("j.pub"), NULL);
+	support_write_file(support_path("j.pub"), "public\n", 7);
+	cr_assert_eq(keys_generate(support_path("j"), PW, KEYS_KDF_DEFAULT,
+	    NULL, &pub), ERR_EXISTS);
+	cr_assert_not_null(strstr(err_get(), support_path("j.pub")));
+	t = slurp(support_path("j.pub"), NULL);
 	cr_assert_str_eq(t, "public\n");
 	free(t);
-	cr_assert_eq(access(tpath("j"), F_OK), -1);
+	cr_assert_eq(access(support_path("j"), F_OK), -1);
 
 	/* A dangling symlink counts as existing (never written through). */
-	cr_assert_eq(symlink(tpath("target"), tpath("s")), 0);
-	cr_assert_eq(keys_generate(tpath("s"), PW, KEYS_KDF_DEFAULT, NULL,
-	    &pub), ERR_EXISTS);
-	cr_assert_eq(access(tpath("target"), F_OK), -1);
-	cr_assert_eq(count_entries(tmpdir), 3);
+	cr_assert_eq(symlink(support_path("target"), support_path("s")), 0);
+	cr_assert_eq(keys_generate(support_path("s"), PW, KEYS_KDF_DEFAULT,
+	    NULL, &pub), ERR_EXISTS);
+	cr_assert_eq(access(support_path("target"), F_OK), -1);
+	cr_assert_eq(support_count_entries(tmpdir), 3);
 }
 
 Test(keys, no_half_key_pair)
@@ -654,10 +614,10 @@ Test(keys, no_half_key_pair)
 	 */
 	memset(name, 'n', 232);
 	name[232] = '\0';
-	cr_assert_eq(keys_generate(tpath(name), PW, KEYS_KDF_DEFAULT, NULL,
-	    &pub), ERR_FAIL);
+	cr_assert_eq(keys_generate(support_path(name), PW, KEYS_KDF_DEFAULT,
+	    NULL, &pub), ERR_FAIL);
 	cr_assert_not_null(strstr(err_get(), ".pub.tmp-"), "%s", err_get());
-	cr_assert_eq(count_entries(tmpdir), 0);
+	cr_assert_eq(support_count_entries(tmpdir), 0);
 }
 
 Test(keys, seal_unseal)
@@ -666,12 +626,12 @@ Test(keys, seal_unseal)
 	struct keys_secret *a, *b;
 	uint8_t dk[KEYS_DATAKEY], sealed[KEYS_SEALED], *out;
 
-	cr_assert_eq(keys_generate(tpath("a"), PW, KEYS_KDF_DEFAULT, NULL,
-	    &pa), ERR_OK, "%s", err_get());
-	cr_assert_eq(keys_generate(tpath("b"), PW, KEYS_KDF_DEFAULT, NULL,
-	    &pb), ERR_OK, "%s", err_get());
-	cr_assert_eq(keys_load_secret(tpath("a"), PW, &a), ERR_OK);
-	cr_assert_eq(keys_load_secret(tpath("b"), PW, &b), ERR_OK);
+	cr_assert_eq(keys_generate(support_path("a"), PW, KEYS_KDF_DEFAULT,
+	    NULL, &pa), ERR_OK, "%s", err_get());
+	cr_assert_eq(keys_generate(support_path("b"), PW, KEYS_KDF_DEFAULT,
+	    NULL, &pb), ERR_OK, "%s", err_get());
+	cr_assert_eq(keys_load_secret(support_path("a"), PW, &a), ERR_OK);
+	cr_assert_eq(keys_load_secret(support_path("b"), PW, &b), ERR_OK);
 	out = sodium_malloc(KEYS_DATAKEY);
 	cr_assert_not_null(out);
 
@@ -747,9 +707,9 @@ Test(keys, hand_written_secret_files)
 	keys_fingerprint(pub.x25519, pub.ed25519, pub.fpr);
 
 	/* Conforming file from an independent writer: accepted, usable. */
-	write_by_hand(tpath("good"), &pub, sec, pub.fpr);
-	cr_assert_eq(keys_load_secret(tpath("good"), PW, &sk), ERR_OK, "%s",
-	    err_get());
+	write_by_hand(support_path("good"), &pub, sec, pub.fpr);
+	cr_assert_eq(keys_load_secret(support_path("good"), PW, &sk), ERR_OK,
+	    "%s", err_get());
 	randombytes_buf(dk, sizeof(dk));
 	cr_assert_eq(crypto_box_seal(sealed, dk, sizeof(dk), pub.x25519), 0);
 	cr_assert_eq(keys_unseal(sk, sealed, out), ERR_OK);
@@ -757,32 +717,34 @@ Test(keys, hand_written_secret_files)
 	keys_secret_free(sk);
 
 	/* Wrong additional data (not the fingerprint): ERR_KEY. */
-	write_by_hand(tpath("ad"), &pub, sec, "0123456789abcdef0123456789abcdef");
-	cr_assert_eq(keys_load_secret(tpath("ad"), PW, &sk), ERR_KEY);
+	write_by_hand(support_path("ad"), &pub, sec,
+	    "0123456789abcdef0123456789abcdef");
+	cr_assert_eq(keys_load_secret(support_path("ad"), PW, &sk), ERR_KEY);
 
 	/* Decrypts, but the X25519 secret is not the public key's. */
 	sec[0] ^= 0x40;
-	write_by_hand(tpath("x"), &pub, sec, pub.fpr);
-	cr_assert_eq(keys_load_secret(tpath("x"), PW, &sk), ERR_CORRUPT);
+	write_by_hand(support_path("x"), &pub, sec, pub.fpr);
+	cr_assert_eq(keys_load_secret(support_path("x"), PW, &sk), ERR_CORRUPT);
 	cr_assert_null(sk);
-	cr_assert_not_null(strstr(err_get(), tpath("x")));
+	cr_assert_not_null(strstr(err_get(), support_path("x")));
 	sec[0] ^= 0x40;
 
 	/* Decrypts, but the Ed25519 secret is another key's. */
 	crypto_sign_keypair(epk2, esk2);
 	memcpy(sec + 32, esk2, 64);
-	write_by_hand(tpath("e"), &pub, sec, pub.fpr);
-	cr_assert_eq(keys_load_secret(tpath("e"), PW, &sk), ERR_CORRUPT);
+	write_by_hand(support_path("e"), &pub, sec, pub.fpr);
+	cr_assert_eq(keys_load_secret(support_path("e"), PW, &sk), ERR_CORRUPT);
 
 	/* Ed25519 seed right but embedded public half altered. */
 	crypto_sign_keypair(pub.ed25519, sec + 32);
 	keys_fingerprint(pub.x25519, pub.ed25519, pub.fpr);
 	sec[95] ^= 0x01;
-	write_by_hand(tpath("e2"), &pub, sec, pub.fpr);
-	cr_assert_eq(keys_load_secret(tpath("e2"), PW, &sk), ERR_CORRUPT);
+	write_by_hand(support_path("e2"), &pub, sec, pub.fpr);
+	cr_assert_eq(keys_load_secret(support_path("e2"), PW, &sk),
+	    ERR_CORRUPT);
 	sec[95] ^= 0x01;
-	write_by_hand(tpath("e3"), &pub, sec, pub.fpr);
-	cr_assert_eq(keys_load_secret(tpath("e3"), PW, &sk), ERR_OK, "%s",
-	    err_get());
+	write_by_hand(support_path("e3"), &pub, sec, pub.fpr);
+	cr_assert_eq(keys_load_secret(support_path("e3"), PW, &sk), ERR_OK,
+	    "%s", err_get());
 	keys_secret_free(sk);
 }

@@ -5,7 +5,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <poll.h>
 #include <pty.h>
 #include <signal.h>
@@ -22,23 +21,12 @@
 
 #include "err.h"
 #include "passphrase.h"
-
-static char tmpdir[64];
-
-static int
-rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
+#include "support.h"
 
 static void
 setup(void)
 {
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/bkp-test-pw-XXXXXX");
-	cr_assert_not_null(mkdtemp(tmpdir));
+	support_tmpdir("pw");
 	unsetenv("BKP_PASSPHRASE");
 	unsetenv("BKP_PASSPHRASE_FILE");
 }
@@ -46,30 +34,10 @@ setup(void)
 static void
 teardown(void)
 {
-	if (tmpdir[0] != '\0')
-		nftw(tmpdir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	support_cleanup();
 }
 
 TestSuite(passphrase, .init = setup, .fini = teardown);
-
-static const char *
-tpath(const char *name)
-{
-	static char buf[512];
-
-	snprintf(buf, sizeof(buf), "%s/%s", tmpdir, name);
-	return buf;
-}
-
-static void
-spit(const char *path, const char *text, size_t len)
-{
-	FILE *f = fopen(path, "wb");
-
-	cr_assert_not_null(f);
-	cr_assert_eq(fwrite(text, 1, len, f), len);
-	cr_assert_eq(fclose(f), 0);
-}
 
 Test(passphrase, from_env)
 {
@@ -117,9 +85,10 @@ Test(passphrase, from_file)
 	char *pw;
 	size_t i;
 
-	setenv("BKP_PASSPHRASE_FILE", tpath("pw"), 1);
+	setenv("BKP_PASSPHRASE_FILE", support_path("pw"), 1);
 	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		spit(tpath("pw"), files[i].content, files[i].len);
+		support_write_file(support_path("pw"), files[i].content,
+		    files[i].len);
 		pw = (char *)"x";
 		cr_expect_eq(passphrase_get("P: ", 1, &pw), files[i].want,
 		    "%s: %s", files[i].name, err_get());
@@ -127,7 +96,8 @@ Test(passphrase, from_file)
 			cr_expect_str_eq(pw, files[i].pw, "%s", files[i].name);
 		} else {
 			cr_expect_null(pw, "%s", files[i].name);
-			cr_expect_not_null(strstr(err_get(), tpath("pw")),
+			cr_expect_not_null(strstr(err_get(),
+			    support_path("pw")),
 			    "%s: %s", files[i].name, err_get());
 		}
 		passphrase_free(pw);
@@ -141,19 +111,19 @@ Test(passphrase, file_size_cap)
 	buf = malloc(5000);
 	cr_assert_not_null(buf);
 	memset(buf, 'p', 5000);
-	setenv("BKP_PASSPHRASE_FILE", tpath("pw"), 1);
+	setenv("BKP_PASSPHRASE_FILE", support_path("pw"), 1);
 	/* 4096 bytes in all: accepted. */
 	buf[4095] = '\n';
-	spit(tpath("pw"), buf, 4096);
+	support_write_file(support_path("pw"), buf, 4096);
 	cr_assert_eq(passphrase_get(NULL, 0, &pw), ERR_OK, "%s", err_get());
 	cr_assert_eq(strlen(pw), 4095);
 	passphrase_free(pw);
 	/* 4097 bytes: refused, even though the first line is short. */
 	buf[5] = '\n';
-	spit(tpath("pw"), buf, 4097);
+	support_write_file(support_path("pw"), buf, 4097);
 	cr_assert_eq(passphrase_get(NULL, 0, &pw), ERR_USAGE);
 	cr_assert_null(pw);
-	cr_assert_not_null(strstr(err_get(), tpath("pw")));
+	cr_assert_not_null(strstr(err_get(), support_path("pw")));
 	free(buf);
 }
 
@@ -161,10 +131,10 @@ Test(passphrase, missing_file)
 {
 	char *pw = NULL;
 
-	setenv("BKP_PASSPHRASE_FILE", tpath("absent"), 1);
+	setenv("BKP_PASSPHRASE_FILE", support_path("absent"), 1);
 	cr_assert_eq(passphrase_get(NULL, 0, &pw), ERR_USAGE);
 	cr_assert_null(pw);
-	cr_assert_not_null(strstr(err_get(), tpath("absent")), "%s",
+	cr_assert_not_null(strstr(err_get(), support_path("absent")), "%s",
 	    err_get());
 }
 

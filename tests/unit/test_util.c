@@ -4,9 +4,7 @@
  * mkdirs and atomic writes.
  */
 
-#include <dirent.h>
 #include <errno.h>
-#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,61 +16,25 @@
 #include <sodium.h>
 
 #include "crypto.h"
+#include "support.h"
 #include "util.h"
 
-static char tmpdir[64];
-
-static int
-rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
+static const char *tmpdir;
 
 static void
 setup(void)
 {
 	cr_assert_eq(crypto_init(), 0);
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/bkp-test-util-XXXXXX");
-	cr_assert_not_null(mkdtemp(tmpdir));
+	tmpdir = support_tmpdir("util");
 }
 
 static void
 teardown(void)
 {
-	if (tmpdir[0] != '\0')
-		nftw(tmpdir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	support_cleanup();
 }
 
 TestSuite(util, .init = setup, .fini = teardown);
-
-static const char *
-tpath(const char *name)
-{
-	static char bufs[4][512];
-	static int i;
-	char *b = bufs[i++ % 4];
-
-	snprintf(b, sizeof(bufs[0]), "%s/%s", tmpdir, name);
-	return b;
-}
-
-static int
-count_entries(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	int n = 0;
-
-	cr_assert_not_null(d);
-	while ((de = readdir(d)) != NULL)
-		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
-			n++;
-	closedir(d);
-	return n;
-}
 
 Test(util, hex_roundtrip)
 {
@@ -365,19 +327,19 @@ Test(util, mkdirs)
 	struct stat sb;
 	FILE *f;
 
-	cr_assert_eq(util_mkdirs(tpath("a/b/c"), 0700), 0);
-	cr_assert_eq(stat(tpath("a/b/c"), &sb), 0);
+	cr_assert_eq(util_mkdirs(support_path("a/b/c"), 0700), 0);
+	cr_assert_eq(stat(support_path("a/b/c"), &sb), 0);
 	cr_expect(S_ISDIR(sb.st_mode));
 	cr_expect_eq(sb.st_mode & 0777, 0700);
 	/* existing: fine */
-	cr_expect_eq(util_mkdirs(tpath("a/b/c"), 0700), 0);
-	cr_expect_eq(util_mkdirs(tpath("a/b/d/"), 0700), 0);
-	cr_expect_eq(stat(tpath("a/b/d"), &sb), 0);
+	cr_expect_eq(util_mkdirs(support_path("a/b/c"), 0700), 0);
+	cr_expect_eq(util_mkdirs(support_path("a/b/d/"), 0700), 0);
+	cr_expect_eq(stat(support_path("a/b/d"), &sb), 0);
 	/* a regular file in the way */
-	f = fopen(tpath("file"), "w");
+	f = fopen(support_path("file"), "w");
 	cr_assert_not_null(f);
 	fclose(f);
-	cr_expect_eq(util_mkdirs(tpath("file/sub"), 0700), -1);
+	cr_expect_eq(util_mkdirs(support_path("file/sub"), 0700), -1);
 	cr_expect_eq(util_mkdirs("", 0700), -1);
 }
 
@@ -394,30 +356,32 @@ Test(util, write_atomic)
 	umask(022);
 	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
 		snprintf(name, sizeof(name), "f%zu", i);
-		cr_assert_eq(util_write_atomic(tpath(name), "hello", 5,
+		cr_assert_eq(util_write_atomic(support_path(name), "hello", 5,
 		    v[i].mode), 0);
-		cr_assert_eq(stat(tpath(name), &sb), 0);
+		cr_assert_eq(stat(support_path(name), &sb), 0);
 		cr_expect_eq(sb.st_mode & 0777, v[i].mode, "mode %o != %o",
 		    sb.st_mode & 0777, v[i].mode);
 		cr_expect_eq(sb.st_size, 5);
 	}
 	/* replacing an existing file */
-	cr_assert_eq(util_write_atomic(tpath("f0"), "replaced!", 9, 0600), 0);
-	f = fopen(tpath("f0"), "r");
+	cr_assert_eq(util_write_atomic(support_path("f0"), "replaced!", 9,
+	    0600), 0);
+	f = fopen(support_path("f0"), "r");
 	cr_assert_not_null(f);
 	n = fread(buf, 1, sizeof(buf), f);
 	fclose(f);
 	cr_expect_eq(n, 9);
 	cr_expect_arr_eq(buf, "replaced!", 9);
 	/* empty content */
-	cr_assert_eq(util_write_atomic(tpath("empty"), "", 0, 0600), 0);
-	cr_assert_eq(stat(tpath("empty"), &sb), 0);
+	cr_assert_eq(util_write_atomic(support_path("empty"), "", 0, 0600), 0);
+	cr_assert_eq(stat(support_path("empty"), &sb), 0);
 	cr_expect_eq(sb.st_size, 0);
 	/* no temporaries left: exactly the files written */
-	cr_expect_eq(count_entries(tmpdir), 5);
+	cr_expect_eq(support_count_entries(tmpdir), 5);
 	/* a missing directory fails and leaves nothing */
-	cr_expect_eq(util_write_atomic(tpath("nodir/x"), "x", 1, 0600), -1);
-	cr_expect_eq(count_entries(tmpdir), 5);
+	cr_expect_eq(util_write_atomic(support_path("nodir/x"), "x", 1, 0600),
+	    -1);
+	cr_expect_eq(support_count_entries(tmpdir), 5);
 }
 
 Test(util, state_dir_from_env)
@@ -425,9 +389,9 @@ Test(util, state_dir_from_env)
 	char buf[512];
 	struct stat sb;
 
-	setenv("BKP_STATE_DIR", tpath("state/deep"), 1);
+	setenv("BKP_STATE_DIR", support_path("state/deep"), 1);
 	cr_assert_eq(util_state_dir(buf, sizeof(buf)), 0);
-	cr_expect_str_eq(buf, tpath("state/deep"));
+	cr_expect_str_eq(buf, support_path("state/deep"));
 	cr_assert_eq(stat(buf, &sb), 0);
 	cr_expect(S_ISDIR(sb.st_mode));
 	cr_expect_eq(util_state_dir(buf, 8), -1);
@@ -458,9 +422,9 @@ Test(util, iso8601_before_epoch)
 
 Test(util, mkdirs_refuses_a_file_in_place)
 {
-	FILE *f = fopen(tpath("file"), "w");
+	FILE *f = fopen(support_path("file"), "w");
 
 	cr_assert_not_null(f);
 	fclose(f);
-	cr_expect_eq(util_mkdirs(tpath("file"), 0700), -1);
+	cr_expect_eq(util_mkdirs(support_path("file"), 0700), -1);
 }
