@@ -5,7 +5,6 @@
  * wrong keys, and the object hash the reader reports.
  */
 
-#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,30 +22,17 @@
 #include "objfmt.h"
 #include "ostream.h"
 #include "storage.h"
+#include "support.h"
 
-static char tmpdir[64];
 static struct storage *st;
 static uint8_t subkey[32], id[16];
-
-static int
-rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
 
 static void
 setup(void)
 {
-	char root[128];
-
 	cr_assert_eq(crypto_init(), 0);
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/bkp-test-manifest-XXXXXX");
-	cr_assert_not_null(mkdtemp(tmpdir));
-	snprintf(root, sizeof(root), "%s/repo", tmpdir);
-	cr_assert_eq(storage_open(root, NULL, &st), ERR_OK);
+	support_tmpdir("manifest");
+	cr_assert_eq(storage_open(support_path("repo"), NULL, &st), ERR_OK);
 	randombytes_buf(subkey, sizeof(subkey));
 	randombytes_buf(id, sizeof(id));
 }
@@ -56,8 +42,7 @@ teardown(void)
 {
 	storage_free(st);
 	st = NULL;
-	if (tmpdir[0] != '\0')
-		nftw(tmpdir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	support_cleanup();
 }
 
 TestSuite(manifest, .init = setup, .fini = teardown);

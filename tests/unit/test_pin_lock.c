@@ -5,7 +5,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <ftw.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -22,68 +21,31 @@
 #include "err.h"
 #include "lock.h"
 #include "pin.h"
+#include "support.h"
 #include "util.h"
 
 #define ID1 "00112233445566778899aabbccddeeff"
 #define ID2 "00112233445566778899aabbccddeef0"
 
-static char tmpdir[64];
-
-static int
-rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
-static const char *
-tpath(const char *name)
-{
-	static char bufs[4][512];
-	static int i;
-	char *b = bufs[i++ % 4];
-
-	snprintf(b, sizeof(bufs[0]), "%s/%s", tmpdir, name);
-	return b;
-}
+static const char *tmpdir;
 
 static void
 setup(void)
 {
 	cr_assert_eq(crypto_init(), 0);
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/bkp-test-pinlock-XXXXXX");
-	cr_assert_not_null(mkdtemp(tmpdir));
-	cr_assert_eq(setenv("BKP_STATE_DIR", tpath("state"), 1), 0);
-	cr_assert_eq(mkdir(tpath("repo"), 0700), 0);
+	tmpdir = support_tmpdir("pinlock");
+	cr_assert_eq(setenv("BKP_STATE_DIR", support_path("state"), 1), 0);
+	cr_assert_eq(mkdir(support_path("repo"), 0700), 0);
 }
 
 static void
 teardown(void)
 {
-	if (tmpdir[0] != '\0')
-		nftw(tmpdir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	support_cleanup();
 }
 
 TestSuite(pin, .init = setup, .fini = teardown);
 TestSuite(lock, .init = setup, .fini = teardown);
-
-static int
-count_dir(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	int n = 0;
-
-	if (d == NULL)
-		return 0;
-	while ((de = readdir(d)) != NULL)
-		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
-			n++;
-	closedir(d);
-	return n;
-}
 
 Test(pin, created_then_matched)
 {
@@ -91,13 +53,15 @@ Test(pin, created_then_matched)
 	int created = -1;
 
 	memset(h, 0x11, sizeof(h));
-	cr_assert_eq(pin_check(tpath("repo"), ID1, h, 0, &created), ERR_OK);
+	cr_assert_eq(pin_check(support_path("repo"), ID1, h, 0, &created),
+	    ERR_OK);
 	cr_expect_eq(created, 1);
-	cr_expect_eq(count_dir(tpath("state/pins")), 1);
+	cr_expect_eq(support_count_dir(support_path("state/pins")), 1);
 	created = -1;
-	cr_expect_eq(pin_check(tpath("repo"), ID1, h, 0, &created), ERR_OK);
+	cr_expect_eq(pin_check(support_path("repo"), ID1, h, 0, &created),
+	    ERR_OK);
 	cr_expect_eq(created, 0);
-	cr_expect_eq(count_dir(tpath("state/pins")), 1);
+	cr_expect_eq(support_count_dir(support_path("state/pins")), 1);
 }
 
 Test(pin, file_content_follows_spec)
@@ -110,13 +74,14 @@ Test(pin, file_content_follows_spec)
 	size_t n;
 
 	memset(h, 0xab, sizeof(h));
-	cr_assert_eq(pin_check(tpath("repo"), ID1, h, 0, &created), ERR_OK);
+	cr_assert_eq(pin_check(support_path("repo"), ID1, h, 0, &created),
+	    ERR_OK);
 	/* STATE/pins/<hex BLAKE2b-128 of the absolute path> */
-	cr_assert_not_null(realpath(tpath("repo"), real));
+	cr_assert_not_null(realpath(support_path("repo"), real));
 	crypto_generichash(uh, sizeof(uh), (const uint8_t *)real,
 	    strlen(real), NULL, 0);
 	util_hex(uh, sizeof(uh), uhex);
-	snprintf(path, sizeof(path), "%s/pins/%s", tpath("state"), uhex);
+	snprintf(path, sizeof(path), "%s/pins/%s", support_path("state"), uhex);
 	f = fopen(path, "r");
 	cr_assert_not_null(f, "no pin at %s", path);
 	n = fread(got, 1, sizeof(got) - 1, f);
@@ -135,16 +100,18 @@ Test(pin, mismatch_refused)
 	memset(h, 0x11, sizeof(h));
 	memcpy(h2, h, sizeof(h));
 	h2[31] ^= 1;
-	cr_assert_eq(pin_check(tpath("repo"), ID1, h, 0, &created), ERR_OK);
-	cr_expect_eq(pin_check(tpath("repo"), ID1, h2, 0, &created),
+	cr_assert_eq(pin_check(support_path("repo"), ID1, h, 0, &created),
+	    ERR_OK);
+	cr_expect_eq(pin_check(support_path("repo"), ID1, h2, 0, &created),
 	    ERR_CORRUPT, "different config hash");
 	cr_expect_eq(created, 0);
-	cr_expect_eq(pin_check(tpath("repo"), ID2, h, 0, &created),
+	cr_expect_eq(pin_check(support_path("repo"), ID2, h, 0, &created),
 	    ERR_CORRUPT, "different repository id");
-	cr_expect_eq(pin_check(tpath("repo"), ID2, h2, 0, &created),
+	cr_expect_eq(pin_check(support_path("repo"), ID2, h2, 0, &created),
 	    ERR_CORRUPT, "both different");
 	/* the refusals did not change the pin */
-	cr_expect_eq(pin_check(tpath("repo"), ID1, h, 0, &created), ERR_OK);
+	cr_expect_eq(pin_check(support_path("repo"), ID1, h, 0, &created),
+	    ERR_OK);
 }
 
 Test(pin, replace_overwrites)
@@ -154,15 +121,18 @@ Test(pin, replace_overwrites)
 
 	memset(h, 0x11, sizeof(h));
 	memset(h2, 0x22, sizeof(h2));
-	cr_assert_eq(pin_check(tpath("repo"), ID1, h, 0, &created), ERR_OK);
-	cr_assert_eq(pin_check(tpath("repo"), ID2, h2, 1, &created), ERR_OK);
+	cr_assert_eq(pin_check(support_path("repo"), ID1, h, 0, &created),
+	    ERR_OK);
+	cr_assert_eq(pin_check(support_path("repo"), ID2, h2, 1, &created),
+	    ERR_OK);
 	cr_expect_eq(created, 1);
-	cr_expect_eq(pin_check(tpath("repo"), ID2, h2, 0, &created), ERR_OK);
+	cr_expect_eq(pin_check(support_path("repo"), ID2, h2, 0, &created),
+	    ERR_OK);
 	cr_expect_eq(created, 0);
-	cr_expect_eq(pin_check(tpath("repo"), ID1, h, 0, &created),
+	cr_expect_eq(pin_check(support_path("repo"), ID1, h, 0, &created),
 	    ERR_CORRUPT);
 	/* no temporaries left in pins/ */
-	cr_expect_eq(count_dir(tpath("state/pins")), 1);
+	cr_expect_eq(support_count_dir(support_path("state/pins")), 1);
 }
 
 Test(pin, same_directory_two_names_one_pin)
@@ -173,7 +143,8 @@ Test(pin, same_directory_two_names_one_pin)
 
 	memset(h, 0x11, sizeof(h));
 	memset(h2, 0x22, sizeof(h2));
-	cr_assert_eq(pin_check(tpath("repo"), ID1, h, 0, &created), ERR_OK);
+	cr_assert_eq(pin_check(support_path("repo"), ID1, h, 0, &created),
+	    ERR_OK);
 	/* "dir/./repo/" and a relative path name the same repository */
 	snprintf(alias, sizeof(alias), "%s/./repo/", tmpdir);
 	cr_expect_eq(pin_check(alias, ID1, h2, 0, &created), ERR_CORRUPT);
@@ -192,16 +163,18 @@ Test(pin, locations_are_independent)
 
 	memset(h, 0x11, sizeof(h));
 	memset(h2, 0x22, sizeof(h2));
-	cr_assert_eq(mkdir(tpath("repo2"), 0700), 0);
-	cr_assert_eq(pin_check(tpath("repo"), ID1, h, 0, &created), ERR_OK);
-	cr_assert_eq(pin_check(tpath("repo2"), ID2, h2, 0, &created), ERR_OK);
+	cr_assert_eq(mkdir(support_path("repo2"), 0700), 0);
+	cr_assert_eq(pin_check(support_path("repo"), ID1, h, 0, &created),
+	    ERR_OK);
+	cr_assert_eq(pin_check(support_path("repo2"), ID2, h2, 0, &created),
+	    ERR_OK);
 	cr_expect_eq(created, 1);
 	cr_assert_eq(pin_check("s3://bucket/prefix", ID1, h2, 0, &created),
 	    ERR_OK);
 	cr_expect_eq(created, 1);
 	cr_expect_eq(pin_check("s3://bucket/prefix", ID1, h, 0, &created),
 	    ERR_CORRUPT);
-	cr_expect_eq(count_dir(tpath("state/pins")), 3);
+	cr_expect_eq(support_count_dir(support_path("state/pins")), 3);
 }
 
 Test(pin, garbled_pin_file_refused)
@@ -214,26 +187,26 @@ Test(pin, garbled_pin_file_refused)
 	FILE *f;
 
 	memset(h, 0x11, sizeof(h));
-	cr_assert_eq(pin_check(tpath("repo"), ID1, h, 0, &created), ERR_OK);
-	d = opendir(tpath("state/pins"));
+	cr_assert_eq(pin_check(support_path("repo"), ID1, h, 0, &created),
+	    ERR_OK);
+	d = opendir(support_path("state/pins"));
 	cr_assert_not_null(d);
 	while ((de = readdir(d)) != NULL && de->d_name[0] == '.')
 		;
 	cr_assert_not_null(de);
-	snprintf(path, sizeof(path), "%s/%s", tpath("state/pins"), de->d_name);
+	snprintf(path, sizeof(path), "%s/%s", support_path("state/pins"),
+	    de->d_name);
 	closedir(d);
 	/* a pin with extra bytes after the line */
 	f = fopen(path, "a");
 	cr_assert_not_null(f);
 	fputs("junk\n", f);
 	fclose(f);
-	cr_expect_eq(pin_check(tpath("repo"), ID1, h, 0, &created),
+	cr_expect_eq(pin_check(support_path("repo"), ID1, h, 0, &created),
 	    ERR_CORRUPT);
 	/* an empty pin */
-	f = fopen(path, "w");
-	cr_assert_not_null(f);
-	fclose(f);
-	cr_expect_eq(pin_check(tpath("repo"), ID1, h, 0, &created),
+	support_write_file(path, "", 0);
+	cr_expect_eq(pin_check(support_path("repo"), ID1, h, 0, &created),
 	    ERR_CORRUPT);
 }
 

@@ -5,7 +5,6 @@
  * and one record made by a real backup_run.
  */
 
-#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,28 +22,19 @@
 #include "keys.h"
 #include "repo.h"
 #include "storage.h"
+#include "support.h"
 #include "util.h"
 
 #define PW "repo test passphrase"
 
-static char tmpdir[64];
+static const char *tmpdir;
 static char root[128];
-
-static int
-rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
 
 static void
 setup(void)
 {
 	cr_assert_eq(crypto_init(), 0);
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/bkp-test-repo-XXXXXX");
-	cr_assert_not_null(mkdtemp(tmpdir));
+	tmpdir = support_tmpdir("repo");
 	snprintf(root, sizeof(root), "%s/repo", tmpdir);
 	setenv("BKP_STATE_DIR", tmpdir, 1);
 }
@@ -52,22 +42,10 @@ setup(void)
 static void
 teardown(void)
 {
-	if (tmpdir[0] != '\0')
-		nftw(tmpdir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	support_cleanup();
 }
 
 TestSuite(repo, .init = setup, .fini = teardown);
-
-static const char *
-tpath(const char *name)
-{
-	static char bufs[4][512];
-	static int i;
-	char *b = bufs[i++ % 4];
-
-	snprintf(b, sizeof(bufs[0]), "%s/%s", tmpdir, name);
-	return b;
-}
 
 /* A public key made directly (no Argon2): fine for configs. */
 static void
@@ -108,6 +86,22 @@ put(const char *key, const char *text)
 	cr_assert_eq(storage_put_bytes(st, key, text, strlen(text)), ERR_OK,
 	    "put %s: %s", key, err_get());
 	storage_free(st);
+}
+
+/* SCRATCH/src holding a.txt, and options that back it up as "docs" at
+ * level 1 (paths[0] points to src, which must outlive o). */
+static void
+docs_source(struct backup_opts *o, char **paths, char *src, size_t srclen)
+{
+	cr_assert_eq(mkdir(support_path("src"), 0700), 0);
+	support_write_file(support_path("src/a.txt"), "hello backup\n", 13);
+	memset(o, 0, sizeof(*o));
+	snprintf(src, srclen, "%s", support_path("src"));
+	paths[0] = src;
+	o->name = "docs";
+	o->paths = paths;
+	o->npaths = 1;
+	o->level = 1;
 }
 
 Test(repo, init_then_open)
@@ -199,7 +193,7 @@ Test(repo, open_without_repository)
 	cr_expect_eq(repo_open(root, NULL, &r), ERR_NOREPO);
 	cr_assert_eq(mkdir(root, 0700), 0);
 	cr_expect_eq(repo_open(root, NULL, &r), ERR_NOREPO);
-	cr_assert_eq(mkdir(tpath("repo/data"), 0700), 0);
+	cr_assert_eq(mkdir(support_path("repo/data"), 0700), 0);
 	cr_expect_eq(repo_open(root, NULL, &r), ERR_NOREPO);
 	cr_expect_null(r);
 }
@@ -810,9 +804,9 @@ Test(repo, unwrap_recipient_and_stranger)
 	uint8_t dk[KEYS_DATAKEY], *got;
 	json_t *j;
 
-	cr_assert_eq(keys_generate(tpath("k"), PW, KEYS_KDF_DEFAULT, NULL,
-	    &pub), ERR_OK, "%s", err_get());
-	cr_assert_eq(keys_load_secret(tpath("k"), PW, &sk), ERR_OK);
+	cr_assert_eq(keys_generate(support_path("k"), PW, KEYS_KDF_DEFAULT,
+	    NULL, &pub), ERR_OK, "%s", err_get());
+	cr_assert_eq(keys_load_secret(support_path("k"), PW, &sk), ERR_OK);
 	fake_public(&other);
 	cr_assert_eq(repo_init(root, NULL, &pub, 1, CRYPTO_XCHACHA20, 4096,
 	    &cfg), ERR_OK);
@@ -860,25 +854,13 @@ Test(repo, record_from_a_real_backup)
 	uint8_t *dk;
 	char *paths[1], src[512];
 	size_t n;
-	FILE *f;
 
-	cr_assert_eq(keys_generate(tpath("k"), PW, KEYS_KDF_DEFAULT, NULL,
-	    &pub), ERR_OK);
-	cr_assert_eq(keys_load_secret(tpath("k"), PW, &sk), ERR_OK);
+	cr_assert_eq(keys_generate(support_path("k"), PW, KEYS_KDF_DEFAULT,
+	    NULL, &pub), ERR_OK);
+	cr_assert_eq(keys_load_secret(support_path("k"), PW, &sk), ERR_OK);
 	cr_assert_eq(repo_init(root, NULL, &pub, 1, CRYPTO_XCHACHA20, 4096,
 	    &cfg), ERR_OK);
-	cr_assert_eq(mkdir(tpath("src"), 0700), 0);
-	f = fopen(tpath("src/a.txt"), "w");
-	cr_assert_not_null(f);
-	fputs("hello backup\n", f);
-	fclose(f);
-	memset(&o, 0, sizeof(o));
-	snprintf(src, sizeof(src), "%s", tpath("src"));
-	paths[0] = src;
-	o.name = "docs";
-	o.paths = paths;
-	o.npaths = 1;
-	o.level = 1;
+	docs_source(&o, paths, src, sizeof(src));
 	o.threads = 1;
 	r = open_repo();
 	cr_assert_eq(backup_run(r, &o, &res), ERR_OK, "%s", err_get());
@@ -934,23 +916,11 @@ Test(repo, cancelled_threaded_backup_returns, .timeout = 8)
 	struct backup_result res;
 	struct repo *r;
 	char *paths[1], src[512];
-	FILE *f;
 
 	fake_public(&pub);
 	cr_assert_eq(repo_init(root, NULL, &pub, 1, CRYPTO_XCHACHA20, 4096,
 	    &cfg), ERR_OK);
-	cr_assert_eq(mkdir(tpath("src"), 0700), 0);
-	f = fopen(tpath("src/a.txt"), "w");
-	cr_assert_not_null(f);
-	fputs("hello backup\n", f);
-	fclose(f);
-	memset(&o, 0, sizeof(o));
-	snprintf(src, sizeof(src), "%s", tpath("src"));
-	paths[0] = src;
-	o.name = "docs";
-	o.paths = paths;
-	o.npaths = 1;
-	o.level = 1;
+	docs_source(&o, paths, src, sizeof(src));
 	o.threads = 2;
 	o.cancel = &cancel_flag;
 	o.progress = cancel_on_progress;

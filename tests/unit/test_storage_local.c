@@ -5,9 +5,7 @@
  * relative roots and file:// URLs.
  */
 
-#include <dirent.h>
 #include <errno.h>
-#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,26 +18,17 @@
 #include "crypto.h"
 #include "err.h"
 #include "storage.h"
+#include "support.h"
 
-static char tmpdir[64];
+static const char *tmpdir;
 static char root[128];
 static struct storage *st;
-
-static int
-rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
 
 static void
 setup(void)
 {
 	cr_assert_eq(crypto_init(), 0);
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/bkp-test-storage-XXXXXX");
-	cr_assert_not_null(mkdtemp(tmpdir));
+	tmpdir = support_tmpdir("storage");
 	snprintf(root, sizeof(root), "%s/repo", tmpdir);
 	cr_assert_eq(storage_open(root, NULL, &st), ERR_OK);
 }
@@ -49,28 +38,10 @@ teardown(void)
 {
 	storage_free(st);
 	st = NULL;
-	if (tmpdir[0] != '\0')
-		nftw(tmpdir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	support_cleanup();
 }
 
 TestSuite(storage_local, .init = setup, .fini = teardown);
-
-/* Number of entries in dir (0 if it does not exist). */
-static int
-count_dir(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	int n = 0;
-
-	if (d == NULL)
-		return 0;
-	while ((de = readdir(d)) != NULL)
-		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
-			n++;
-	closedir(d);
-	return n;
-}
 
 static const char *
 rpath(const char *rel)
@@ -139,7 +110,7 @@ Test(storage_local, put_get_stat)
 
 		cr_assert_eq(stat(rpath("streamed"), &sb), 0);
 		cr_expect_eq(sb.st_mode & 0777, 0444);
-		cr_expect_eq(count_dir(rpath("tmp")), 0);
+		cr_expect_eq(support_count_dir(rpath("tmp")), 0);
 	}
 	cr_expect(storage_is_local(st));
 	cr_expect_str_eq(storage_url(st), root);
@@ -155,7 +126,7 @@ Test(storage_local, write_once)
 	cr_assert_eq(storage_stat(st, "k", &size), ERR_OK);
 	cr_expect_eq(size, 5);
 	/* the failed put leaves no temporary behind */
-	cr_expect_eq(count_dir(rpath("tmp")), 0);
+	cr_expect_eq(support_count_dir(rpath("tmp")), 0);
 	/* also through the streaming interface */
 	{
 		struct storage_put *p;
@@ -165,7 +136,7 @@ Test(storage_local, write_once)
 		cr_expect_eq(storage_put_end(p), ERR_EXISTS);
 	}
 	expect_content("k", "first", 5);
-	cr_expect_eq(count_dir(rpath("tmp")), 0);
+	cr_expect_eq(support_count_dir(rpath("tmp")), 0);
 }
 
 Test(storage_local, put_abort_leaves_nothing)
@@ -175,10 +146,10 @@ Test(storage_local, put_abort_leaves_nothing)
 
 	cr_assert_eq(storage_put_start(st, "data/aborted", &p), ERR_OK);
 	cr_assert_eq(storage_put_write(p, "partial", 7), ERR_OK);
-	cr_expect_eq(count_dir(rpath("tmp")), 1);
+	cr_expect_eq(support_count_dir(rpath("tmp")), 1);
 	storage_put_abort(p);
 	cr_expect_eq(storage_stat(st, "data/aborted", &size), ERR_NOTFOUND);
-	cr_expect_eq(count_dir(rpath("tmp")), 0);
+	cr_expect_eq(support_count_dir(rpath("tmp")), 0);
 	storage_put_abort(NULL);
 	/* the key is still free */
 	cr_expect_eq(storage_put_bytes(st, "data/aborted", "x", 1), ERR_OK);
@@ -279,16 +250,13 @@ Test(storage_local, list_order_prefix_tmp)
 	struct storage_put *p;
 	struct seen s;
 	size_t i, k;
-	FILE *f;
 
 	for (i = 0; i < sizeof(put) / sizeof(put[0]); i++)
 		cr_assert_eq(storage_put_bytes(st, put[i], put[i],
 		    strlen(put[i])), ERR_OK, "%s", put[i]);
 	/* an in-flight put and a stray file under tmp/ are not listed */
 	cr_assert_eq(storage_put_start(st, "inflight", &p), ERR_OK);
-	f = fopen(rpath("tmp/stray.part"), "w");
-	cr_assert_not_null(f);
-	fclose(f);
+	support_write_file(rpath("tmp/stray.part"), "", 0);
 	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
 		memset(&s, 0, sizeof(s));
 		cr_assert_eq(storage_list(st, v[i].prefix, list_cb, &s),
@@ -357,10 +325,7 @@ Test(storage_local, hostile_keys_rejected)
 
 	/* a file next to the root that "../" keys would reach */
 	snprintf(outside, sizeof(outside), "%s/x", tmpdir);
-	f = fopen(outside, "w");
-	cr_assert_not_null(f);
-	fputs("secret", f);
-	fclose(f);
+	support_write_file(outside, "secret", 6);
 	cr_assert_eq(storage_put_bytes(st, "b", "b", 1), ERR_OK);
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		p = NULL;
@@ -432,13 +397,9 @@ Test(storage_local, symlinked_object_not_followed)
 	char outside[256];
 	uint8_t *buf = NULL;
 	size_t len;
-	FILE *f;
 
 	snprintf(outside, sizeof(outside), "%s/secret", tmpdir);
-	f = fopen(outside, "w");
-	cr_assert_not_null(f);
-	fputs("secret", f);
-	fclose(f);
+	support_write_file(outside, "secret", 6);
 	cr_assert_eq(storage_put_bytes(st, "x", "x", 1), ERR_OK);
 	cr_assert_eq(symlink(outside, rpath("link")), 0);
 	cr_expect_lt(storage_get(st, "link", 100, &buf, &len), 0);

@@ -8,8 +8,6 @@
  * subkey or header, lying chunk tables; aborted writes leave nothing.
  */
 
-#include <dirent.h>
-#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,32 +25,21 @@
 #include "objfmt.h"
 #include "ostream.h"
 #include "storage.h"
+#include "support.h"
 
 #define CS 4096u
 #define MAXCH 64
 
-static char tmpdir[64];
 static char root[128];
 static struct storage *st;
 static uint8_t subkey[32];
 static struct obj_header hdr;
 
-static int
-rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
 static void
 setup(void)
 {
 	cr_assert_eq(crypto_init(), 0);
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/bkp-test-streams-XXXXXX");
-	cr_assert_not_null(mkdtemp(tmpdir));
-	snprintf(root, sizeof(root), "%s/repo", tmpdir);
+	snprintf(root, sizeof(root), "%s/repo", support_tmpdir("streams"));
 	cr_assert_eq(storage_open(root, NULL, &st), ERR_OK);
 	randombytes_buf(subkey, sizeof(subkey));
 	memset(&hdr, 0, sizeof(hdr));
@@ -68,27 +55,10 @@ teardown(void)
 {
 	storage_free(st);
 	st = NULL;
-	if (tmpdir[0] != '\0')
-		nftw(tmpdir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	support_cleanup();
 }
 
 TestSuite(streams, .init = setup, .fini = teardown);
-
-static int
-count_dir(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	int n = 0;
-
-	if (d == NULL)
-		return 0;
-	while ((de = readdir(d)) != NULL)
-		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
-			n++;
-	closedir(d);
-	return n;
-}
 
 /* Deterministic test data: random-looking bytes with zero runs, so chunks
  * compress to different sizes. */
@@ -787,9 +757,9 @@ abort_case(int threads)
 	ostream_free(os);
 	cr_expect_eq(storage_stat(st, "data/aborted", &size), ERR_NOTFOUND);
 	snprintf(tmp, sizeof(tmp), "%s/tmp", root);
-	cr_expect_eq(count_dir(tmp), 0, "temporaries left under tmp/");
+	cr_expect_eq(support_count_dir(tmp), 0, "temporaries left under tmp/");
 	/* nothing at all in the repository but the (empty) tmp/ */
-	cr_expect_leq(count_dir(root), 1);
+	cr_expect_leq(support_count_dir(root), 1);
 	free(data);
 	ostream_free(NULL);
 }
