@@ -646,11 +646,14 @@ next_expected(struct rs *r, struct mfile *f)
 static int
 extract_flags(const struct restore_opts *o)
 {
+	/* No ARCHIVE_EXTRACT_SPARSE: it scans every byte for zero blocks,
+	 * while our archives carry sparse files' hole maps (pax sparse
+	 * entries), which write_disk turns back into holes by seeking. */
 	int f = ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM |
 	    ARCHIVE_EXTRACT_ACL | ARCHIVE_EXTRACT_XATTR |
 	    ARCHIVE_EXTRACT_FFLAGS | ARCHIVE_EXTRACT_SECURE_SYMLINKS |
 	    ARCHIVE_EXTRACT_SECURE_NODOTDOT |
-	    ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS | ARCHIVE_EXTRACT_SPARSE;
+	    ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS;
 
 	if (geteuid() == 0)
 		f |= ARCHIVE_EXTRACT_OWNER;
