@@ -315,7 +315,6 @@ drill_run(struct drill_ctx *ctx, const struct repo_archive *a,
 	ro.target = sc.data;
 	ro.threads = ctx->threads;
 	ro.overwrite = 0;
-	ro.progress = 0;
 	rc = restore_run(ctx->r, a, ctx->sk, &ro, &st);
 	rec->t_fetch = st.t_fetch;
 	rec->t_decrypt = st.t_decrypt;

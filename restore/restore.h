@@ -18,7 +18,6 @@ struct restore_opts {
 	size_t ninclude;
 	int overwrite;         /* replace existing files */
 	int threads;           /* 0: one per core */
-	int progress;          /* unused by the engine; for front ends */
 	volatile sig_atomic_t *cancel; /* set non-zero to abort */
 	/* Called for each refused or failed entry (names the entry). */
 	void (*warn)(void *arg, const char *msg);
