@@ -124,6 +124,7 @@ san_check() {
 _run_bkp_finish() {
 	RC=$1
 	printf '%s\n' "$RC" >"$BKPT_DIR/rc"
+	printf '%s\n' "$LAST_ARGS" >"$BKPT_DIR/args"
 	OUT=$(cat "$BKPT_DIR/stdout")
 	ERR=$(cat "$BKPT_DIR/stderr")
 	{
@@ -157,30 +158,32 @@ run_bkp_as() {
 }
 
 _rc() { cat "$BKPT_DIR/rc" 2>/dev/null || echo none; }
+# _args: the arguments of the last run_bkp (also from a subshell).
+_args() { cat "$BKPT_DIR/args" 2>/dev/null || echo '?'; }
 
 expect_exit() {
 	local rc
 	rc=$(_rc)
-	[ "$rc" = "$1" ] || fail "expected exit $1, got $rc from: bkp ${LAST_ARGS:-?}${2:+ ($2)}"
+	[ "$rc" = "$1" ] || fail "expected exit $1, got $rc from: bkp $(_args)${2:+ ($2)}"
 }
 
 expect_fail() {
 	local rc
 	rc=$(_rc)
-	[ "$rc" != 0 ] && [ "$rc" != none ] || fail "expected a non-zero exit, got $rc from: bkp ${LAST_ARGS:-?}${1:+ ($1)}"
+	[ "$rc" != 0 ] && [ "$rc" != none ] || fail "expected a non-zero exit, got $rc from: bkp $(_args)${1:+ ($1)}"
 }
 
 expect_stdout_match() {
-	grep -aqE -- "$1" "$BKPT_DIR/stdout" || fail "stdout of 'bkp ${LAST_ARGS:-?}' does not match /$1/"
+	grep -aqE -- "$1" "$BKPT_DIR/stdout" || fail "stdout of 'bkp $(_args)' does not match /$1/"
 }
 expect_stderr_match() {
-	grep -aqE -- "$1" "$BKPT_DIR/stderr" || fail "stderr of 'bkp ${LAST_ARGS:-?}' does not match /$1/"
+	grep -aqE -- "$1" "$BKPT_DIR/stderr" || fail "stderr of 'bkp $(_args)' does not match /$1/"
 }
 expect_stdout_nomatch() {
-	! grep -aqE -- "$1" "$BKPT_DIR/stdout" || fail "stdout of 'bkp ${LAST_ARGS:-?}' unexpectedly matches /$1/"
+	! grep -aqE -- "$1" "$BKPT_DIR/stdout" || fail "stdout of 'bkp $(_args)' unexpectedly matches /$1/"
 }
 expect_stderr_nomatch() {
-	! grep -aqE -- "$1" "$BKPT_DIR/stderr" || fail "stderr of 'bkp ${LAST_ARGS:-?}' unexpectedly matches /$1/"
+	! grep -aqE -- "$1" "$BKPT_DIR/stderr" || fail "stderr of 'bkp $(_args)' unexpectedly matches /$1/"
 }
 
 # expect_error_line RE: a refusal "with a clear error": non-zero exit and a
@@ -189,7 +192,7 @@ expect_stderr_nomatch() {
 expect_error_line() {
 	expect_fail "${2:-}"
 	grep -aE '^bkp( [a-z]+)?: ' "$BKPT_DIR/stderr" | grep -aqiE -- "$1" ||
-		fail "no 'bkp: ...' error line matching /$1/ on stderr of: bkp ${LAST_ARGS:-?}"
+		fail "no 'bkp: ...' error line matching /$1/ on stderr of: bkp $(_args)"
 }
 
 # re_quote STRING: STRING as an extended regex matching it literally.
@@ -199,7 +202,7 @@ re_quote() { printf '%s' "$1" | sed 's/[][\.*^$+?(){}|]/\\&/g'; }
 expect_one_line_error() {
 	expect_error_line "$@"
 	[ "$(wc -l <"$BKPT_DIR/stderr")" -eq 1 ] ||
-		fail "stderr of 'bkp ${LAST_ARGS:-?}' is $(wc -l <"$BKPT_DIR/stderr") lines, expected one error line"
+		fail "stderr of 'bkp $(_args)' is $(wc -l <"$BKPT_DIR/stderr") lines, expected one error line"
 }
 
 new_repo() {
