@@ -627,6 +627,34 @@ apply(json_t *j, const struct mut *m)
 		    JSON_DECODE_ANY, NULL));
 }
 
+/* Each mutation in v alone, on a fresh scratch repository holding only
+ * that record: nothing is listed and the record is counted as skipped. */
+static void
+expect_each_refused(const struct mut *v, size_t nv)
+{
+	struct repo_config cfg;
+	struct repo_archive *arr;
+	struct repo *r;
+	size_t i, n, nbad;
+	json_t *j;
+
+	for (i = 0; i < nv; i++) {
+		teardown();
+		setup();
+		init_repo(&cfg);
+		j = record_json(IDB, "db", 5, NULL, NULL);
+		apply(j, &v[i]);
+		put_record(IDB, j);
+		json_decref(j);
+		r = open_repo();
+		cr_assert_eq(repo_list(r, NULL, &arr, &n, &nbad), ERR_OK);
+		cr_expect_eq(n, 0, "%s: accepted", v[i].what);
+		cr_expect_eq(nbad, 1, "%s", v[i].what);
+		repo_archives_free(arr, n);
+		repo_free(r);
+	}
+}
+
 Test(repo, malformed_records_skipped_and_counted)
 {
 	static const struct mut v[] = {
@@ -739,21 +767,7 @@ Test(repo, malformed_records_skipped_and_counted)
 	}
 	repo_free(r);
 	/* and each mutation alone is refused (no accidental pass) */
-	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
-		teardown();
-		setup();
-		init_repo(&cfg);
-		j = record_json(IDB, "db", 5, NULL, NULL);
-		apply(j, &v[i]);
-		put_record(IDB, j);
-		json_decref(j);
-		r = open_repo();
-		cr_assert_eq(repo_list(r, NULL, &arr, &n, &nbad), ERR_OK);
-		cr_expect_eq(n, 0, "%s: accepted", v[i].what);
-		cr_expect_eq(nbad, 1, "%s", v[i].what);
-		repo_archives_free(arr, n);
-		repo_free(r);
-	}
+	expect_each_refused(v, sizeof(v) / sizeof(v[0]));
 }
 
 Test(repo, record_bound_256k)
@@ -954,25 +968,6 @@ Test(repo, record_name_outside_spec_refused)
 		{ "name with a colon", "name", "\"db:latest\"" },
 		{ "name with a space", "name", "\"my db\"" },
 	};
-	struct repo_config cfg;
-	struct repo_archive *arr;
-	struct repo *r;
-	size_t i, n, nbad;
-	json_t *j;
 
-	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
-		teardown();
-		setup();
-		init_repo(&cfg);
-		j = record_json(IDB, "db", 5, NULL, NULL);
-		apply(j, &v[i]);
-		put_record(IDB, j);
-		json_decref(j);
-		r = open_repo();
-		cr_assert_eq(repo_list(r, NULL, &arr, &n, &nbad), ERR_OK);
-		cr_expect_eq(n, 0, "%s: accepted", v[i].what);
-		cr_expect_eq(nbad, 1, "%s", v[i].what);
-		repo_archives_free(arr, n);
-		repo_free(r);
-	}
+	expect_each_refused(v, sizeof(v) / sizeof(v[0]));
 }

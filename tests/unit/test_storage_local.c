@@ -43,17 +43,6 @@ teardown(void)
 
 TestSuite(storage_local, .init = setup, .fini = teardown);
 
-static const char *
-rpath(const char *rel)
-{
-	static char bufs[4][512];
-	static int i;
-	char *b = bufs[i++ % 4];
-
-	snprintf(b, sizeof(bufs[0]), "%s/%s", root, rel);
-	return b;
-}
-
 static void
 expect_content(const char *key, const void *want, size_t n)
 {
@@ -108,9 +97,9 @@ Test(storage_local, put_get_stat)
 	{
 		struct stat sb;
 
-		cr_assert_eq(stat(rpath("streamed"), &sb), 0);
+		cr_assert_eq(stat(support_path("repo/streamed"), &sb), 0);
 		cr_expect_eq(sb.st_mode & 0777, 0444);
-		cr_expect_eq(support_count_dir(rpath("tmp")), 0);
+		cr_expect_eq(support_count_dir(support_path("repo/tmp")), 0);
 	}
 	cr_expect(storage_is_local(st));
 	cr_expect_str_eq(storage_url(st), root);
@@ -126,7 +115,7 @@ Test(storage_local, write_once)
 	cr_assert_eq(storage_stat(st, "k", &size), ERR_OK);
 	cr_expect_eq(size, 5);
 	/* the failed put leaves no temporary behind */
-	cr_expect_eq(support_count_dir(rpath("tmp")), 0);
+	cr_expect_eq(support_count_dir(support_path("repo/tmp")), 0);
 	/* also through the streaming interface */
 	{
 		struct storage_put *p;
@@ -136,7 +125,7 @@ Test(storage_local, write_once)
 		cr_expect_eq(storage_put_end(p), ERR_EXISTS);
 	}
 	expect_content("k", "first", 5);
-	cr_expect_eq(support_count_dir(rpath("tmp")), 0);
+	cr_expect_eq(support_count_dir(support_path("repo/tmp")), 0);
 }
 
 Test(storage_local, put_abort_leaves_nothing)
@@ -146,10 +135,10 @@ Test(storage_local, put_abort_leaves_nothing)
 
 	cr_assert_eq(storage_put_start(st, "data/aborted", &p), ERR_OK);
 	cr_assert_eq(storage_put_write(p, "partial", 7), ERR_OK);
-	cr_expect_eq(support_count_dir(rpath("tmp")), 1);
+	cr_expect_eq(support_count_dir(support_path("repo/tmp")), 1);
 	storage_put_abort(p);
 	cr_expect_eq(storage_stat(st, "data/aborted", &size), ERR_NOTFOUND);
-	cr_expect_eq(support_count_dir(rpath("tmp")), 0);
+	cr_expect_eq(support_count_dir(support_path("repo/tmp")), 0);
 	storage_put_abort(NULL);
 	/* the key is still free */
 	cr_expect_eq(storage_put_bytes(st, "data/aborted", "x", 1), ERR_OK);
@@ -256,7 +245,7 @@ Test(storage_local, list_order_prefix_tmp)
 		    strlen(put[i])), ERR_OK, "%s", put[i]);
 	/* an in-flight put and a stray file under tmp/ are not listed */
 	cr_assert_eq(storage_put_start(st, "inflight", &p), ERR_OK);
-	support_write_file(rpath("tmp/stray.part"), "", 0);
+	support_write_file(support_path("repo/tmp/stray.part"), "", 0);
 	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
 		memset(&s, 0, sizeof(s));
 		cr_assert_eq(storage_list(st, v[i].prefix, list_cb, &s),
@@ -401,7 +390,7 @@ Test(storage_local, symlinked_object_not_followed)
 	snprintf(outside, sizeof(outside), "%s/secret", tmpdir);
 	support_write_file(outside, "secret", 6);
 	cr_assert_eq(storage_put_bytes(st, "x", "x", 1), ERR_OK);
-	cr_assert_eq(symlink(outside, rpath("link")), 0);
+	cr_assert_eq(symlink(outside, support_path("repo/link")), 0);
 	cr_expect_lt(storage_get(st, "link", 100, &buf, &len), 0);
 	cr_expect_null(buf);
 }
