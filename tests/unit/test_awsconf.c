@@ -3,30 +3,25 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "awsconf.h"
 #include "err.h"
+#include "support.h"
 
-static char dir[] = "/tmp/bkp-awsconf.XXXXXX";
-static char credf[64], conff[64];
+static char credf[128], conff[128];
 
 static void
 put(const char *path, const char *text)
 {
-	FILE *f = fopen(path, "w");
-
-	cr_assert_not_null(f);
-	fputs(text, f);
-	fclose(f);
+	support_write_file(path, text, strlen(text));
 }
 
 static void
 setup(void)
 {
-	cr_assert_not_null(mkdtemp(dir));
-	snprintf(credf, sizeof(credf), "%s/credentials", dir);
-	snprintf(conff, sizeof(conff), "%s/config", dir);
+	support_tmpdir("awsconf");
+	snprintf(credf, sizeof(credf), "%s", support_path("credentials"));
+	snprintf(conff, sizeof(conff), "%s", support_path("config"));
 	put(credf, "[default]\naws_access_key_id = AKDEFAULT\n"
 	    "aws_secret_access_key = SKdefault\n\n"
 	    "[backup]\naws_access_key_id=AKBACKUP\n"
@@ -48,9 +43,7 @@ setup(void)
 static void
 teardown(void)
 {
-	unlink(credf);
-	unlink(conff);
-	rmdir(dir);
+	support_cleanup();
 }
 
 TestSuite(awsconf, .init = setup, .fini = teardown);

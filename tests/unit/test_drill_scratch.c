@@ -11,16 +11,18 @@
 
 #include "drill_scratch.h"
 #include "err.h"
+#include "support.h"
 
-static char base[64];
+static const char *base;
 
 static void
 setup(void)
 {
-	snprintf(base, sizeof(base), "/tmp/test_drill_scratchXXXXXX");
-	cr_assert(mkdtemp(base) != NULL);
+	base = support_tmpdir("drill_scratch");
 }
 
+/* The module's own rmtree: the filled trees have read-only directories,
+ * which support_cleanup() would not get through. */
 static void
 teardown(void)
 {
@@ -28,23 +30,6 @@ teardown(void)
 }
 
 TestSuite(drill_scratch, .init = setup, .fini = teardown);
-
-static int
-count_entries(const char *dir)
-{
-	char cmd[128];
-	FILE *p;
-	int n = -1;
-
-	snprintf(cmd, sizeof(cmd), "ls -A %s | wc -l", dir);
-	p = popen(cmd, "r");
-	if (p != NULL) {
-		if (fscanf(p, "%d", &n) != 1)
-			n = -1;
-		pclose(p);
-	}
-	return n;
-}
 
 /* Fill a tree that is awkward to remove: read-only dirs, a symlink out. */
 static void
@@ -71,7 +56,7 @@ Test(drill_scratch, create_is_private_and_wipe_removes_all)
 	cr_expect(strstr(s.dir, DRILL_SCRATCH_PREFIX) != NULL);
 	fill(s.data);
 	cr_assert_eq(drill_scratch_wipe(&s), ERR_OK, "%s", err_get());
-	cr_expect_eq(count_entries(base), 0);
+	cr_expect_eq(support_count_dir(base), 0);
 	cr_expect(access("/etc/hostname", F_OK) == 0, "followed a symlink");
 }
 
@@ -112,7 +97,7 @@ start_drill(int own_group)
 	close(pfd[1]);
 	cr_assert_eq(read(pfd[0], &c, 1), 1);
 	close(pfd[0]);
-	cr_assert_eq(count_entries(base), 1);
+	cr_assert_eq(support_count_dir(base), 1);
 	return pid;
 }
 
@@ -123,9 +108,9 @@ Test(drill_scratch, killed_drill_is_wiped_by_its_guardian)
 
 	kill(pid, SIGKILL);
 	waitpid(pid, &status, 0);
-	for (i = 0; i < 100 && count_entries(base) != 0; i++)
+	for (i = 0; i < 100 && support_count_dir(base) != 0; i++)
 		usleep(50000);
-	cr_expect_eq(count_entries(base), 0, "the guardian did not wipe");
+	cr_expect_eq(support_count_dir(base), 0, "the guardian did not wipe");
 }
 
 Test(drill_scratch, killed_drill_and_guardian_are_swept)
@@ -149,7 +134,7 @@ Test(drill_scratch, killed_drill_and_guardian_are_swept)
 		usleep(50000);
 	}
 	cr_expect_eq(n, 1);
-	cr_expect_eq(count_entries(base), 1, "only the unmarked dir stays");
+	cr_expect_eq(support_count_dir(base), 1, "only the unmarked dir stays");
 }
 
 Test(drill_scratch, kept_environment_is_not_swept)
