@@ -325,7 +325,6 @@ Test(util, ncpu_and_clocks)
 Test(util, mkdirs)
 {
 	struct stat sb;
-	FILE *f;
 
 	cr_assert_eq(util_mkdirs(support_path("a/b/c"), 0700), 0);
 	cr_assert_eq(stat(support_path("a/b/c"), &sb), 0);
@@ -336,9 +335,7 @@ Test(util, mkdirs)
 	cr_expect_eq(util_mkdirs(support_path("a/b/d/"), 0700), 0);
 	cr_expect_eq(stat(support_path("a/b/d"), &sb), 0);
 	/* a regular file in the way */
-	f = fopen(support_path("file"), "w");
-	cr_assert_not_null(f);
-	fclose(f);
+	support_write_file(support_path("file"), "", 0);
 	cr_expect_eq(util_mkdirs(support_path("file/sub"), 0700), -1);
 	cr_expect_eq(util_mkdirs("", 0700), -1);
 }
@@ -422,9 +419,6 @@ Test(util, iso8601_before_epoch)
 
 Test(util, mkdirs_refuses_a_file_in_place)
 {
-	FILE *f = fopen(support_path("file"), "w");
-
-	cr_assert_not_null(f);
-	fclose(f);
+	support_write_file(support_path("file"), "", 0);
 	cr_expect_eq(util_mkdirs(support_path("file"), 0700), -1);
 }
