@@ -8,6 +8,7 @@
  * every entry must be the one the manifest names, and its size and
  * BLAKE2b-256 must match.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
@@ -86,6 +87,17 @@ struct rs {
 		struct timespec ts[2];
 	} *dirs;                    /* pre-existing directories (overwrite) */
 	size_t ndirs, capdirs;
+
+	/* A target that starts empty holds no symlink until this restore
+	 * makes one: then symlinks and hard links are made last (through
+	 * a handle with ARCHIVE_EXTRACT_SECURE_SYMLINKS) and everything
+	 * else is written without libarchive walking every path component
+	 * for symlinks, which costs O(depth) system calls per entry. */
+	int fresh;
+	struct archive_entry **deferred;
+	size_t ndeferred, capdeferred;
+	char **links;               /* deferred symlinks' paths (hash set) */
+	size_t nlinks, caplinks;    /* caplinks: 0 or a power of two */
 
 	struct manifest_reader *lock; /* lockstep reader */
 	uint8_t *buf;
@@ -917,6 +929,133 @@ alias_entry(struct rs *r, struct archive_entry *e, const char **path,
 	return *path == NULL ? ERR_CORRUPT : ERR_OK;
 }
 
+static uint64_t
+path_hash(const char *s, size_t n)
+{
+	uint64_t h = 1469598103934665603ull;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
+	return h;
+}
+
+/* Is s[0..n) the path of a deferred symlink? */
+static int
+links_has(const struct rs *r, const char *s, size_t n)
+{
+	size_t i;
+
+	if (r->caplinks == 0)
+		return 0;
+	for (i = path_hash(s, n) & (r->caplinks - 1); r->links[i] != NULL;
+	    i = (i + 1) & (r->caplinks - 1))
+		if (strlen(r->links[i]) == n && memcmp(r->links[i], s, n) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+links_add(struct rs *r, const char *path)
+{
+	char **old = r->links, **nl;
+	size_t oldcap = r->caplinks, cap, i, k;
+	size_t n = strlen(path);
+
+	while (n > 1 && path[n - 1] == '/')
+		n--;
+	if (links_has(r, path, n))
+		return ERR_OK;
+	if ((r->nlinks + 1) * 2 > r->caplinks) {
+		cap = r->caplinks ? r->caplinks * 2 : 64;
+		if ((nl = calloc(cap, sizeof(*nl))) == NULL)
+			goto nomem;
+		for (i = 0; i < oldcap; i++) {
+			if (old[i] == NULL)
+				continue;
+			for (k = path_hash(old[i], strlen(old[i])) & (cap - 1);
+			    nl[k] != NULL; k = (k + 1) & (cap - 1))
+				;
+			nl[k] = old[i];
+		}
+		free(old);
+		r->links = nl;
+		r->caplinks = cap;
+	}
+	for (k = path_hash(path, n) & (r->caplinks - 1); r->links[k] != NULL;
+	    k = (k + 1) & (r->caplinks - 1))
+		;
+	if ((r->links[k] = strndup(path, n)) == NULL)
+		goto nomem;
+	r->nlinks++;
+	return ERR_OK;
+nomem:
+	err_set("out of memory");
+	return ERR_FAIL;
+}
+
+/* The deferred symlink that path lies beneath, as a length of path's
+ * prefix, or 0. */
+static size_t
+beneath_link(const struct rs *r, const char *path)
+{
+	size_t k;
+
+	if (r->nlinks == 0)
+		return 0;
+	for (k = 1; path[k] != '\0'; k++)
+		if (path[k] == '/' && links_has(r, path, k))
+			return k;
+	return 0;
+}
+
+/* Keep a symlink or hard link entry to write after everything else. */
+static int
+defer_entry(struct rs *r, struct archive_entry *e)
+{
+	struct archive_entry **d;
+
+	if (r->ndeferred == r->capdeferred) {
+		r->capdeferred = r->capdeferred ? r->capdeferred * 2 : 64;
+		if ((d = realloc(r->deferred, r->capdeferred * sizeof(*d))) ==
+		    NULL)
+			goto nomem;
+		r->deferred = d;
+	}
+	if ((r->deferred[r->ndeferred] = archive_entry_clone(e)) == NULL)
+		goto nomem;
+	r->ndeferred++;
+	return ERR_OK;
+nomem:
+	err_set("out of memory");
+	return ERR_FAIL;
+}
+
+/* Write the deferred links, with every symlink check on. */
+static int
+write_deferred(struct rs *r, struct archive *safe)
+{
+	struct archive_entry *e;
+	const char *path;
+	size_t i;
+
+	for (i = 0; i < r->ndeferred; i++) {
+		e = r->deferred[i];
+		path = archive_entry_pathname(e);
+		if (!r->o->overwrite && blocked_by_existing(path, e)) {
+			warnf(r, "'%s' exists, not overwritten (use "
+			    "--overwrite)", path);
+			r->refused++;
+		} else if (archive_write_header(safe, e) < ARCHIVE_WARN ||
+		    archive_write_finish_entry(safe) < ARCHIVE_WARN) {
+			warnf(r, "cannot restore '%s': %s", path,
+			    archive_error_string(safe));
+			r->refused++;
+		}
+	}
+	return ERR_OK;
+}
+
 /* Restore or check one tar entry against its manifest record. */
 static int
 one_entry(struct rs *r, struct archive *ar, struct archive *aw,
@@ -926,7 +1065,7 @@ one_entry(struct rs *r, struct archive *ar, struct archive *aw,
 	struct mfile f;
 	uint8_t hash[32];
 	uint64_t size;
-	size_t dirmark = SIZE_MAX;
+	size_t dirmark = SIZE_MAX, k;
 	int rc, werr = 0, skip = 0;
 
 	if ((rc = next_expected(r, &f)) != 1) {
@@ -976,6 +1115,18 @@ one_entry(struct rs *r, struct archive *ar, struct archive *aw,
 		    path);
 		r->refused++;
 		skip = 1;
+	} else if (aw != NULL && r->fresh && (k = beneath_link(r, path)) > 0) {
+		/* What a secure-symlinks handle would refuse. */
+		warnf(r, "refusing '%s': it lies beneath the symlink '%.*s'",
+		    path, (int)k, path);
+		r->refused++;
+		skip = 1;
+	} else if (aw != NULL && r->fresh && (hl != NULL ||
+	    archive_entry_filetype(e) == AE_IFLNK)) {
+		if ((rc = defer_entry(r, e)) != ERR_OK ||
+		    (hl == NULL && (rc = links_add(r, path)) != ERR_OK))
+			goto done;
+		skip = 1;
 	} else if (aw != NULL) {
 		if ((rc = remember_dir(r, path, e, &dirmark)) != ERR_OK)
 			goto done;
@@ -1017,7 +1168,7 @@ done:
 static int
 run_tar(struct rs *r)
 {
-	struct archive *ar = NULL, *aw = NULL;
+	struct archive *ar = NULL, *aw = NULL, *safe = NULL;
 	struct archive_entry *e;
 	struct mfile f;
 	int x, rc = ERR_FAIL;
@@ -1028,12 +1179,17 @@ run_tar(struct rs *r)
 	}
 	archive_read_support_format_tar(ar);
 	if (r->o->target != NULL) {
-		if ((aw = archive_write_disk_new()) == NULL) {
+		if ((aw = archive_write_disk_new()) == NULL ||
+		    (safe = archive_write_disk_new()) == NULL) {
 			err_set("out of memory");
 			goto done;
 		}
-		archive_write_disk_set_options(aw, extract_flags(r->o));
+		archive_write_disk_set_options(aw, r->fresh ?
+		    extract_flags(r->o) & ~ARCHIVE_EXTRACT_SECURE_SYMLINKS :
+		    extract_flags(r->o));
 		archive_write_disk_set_standard_lookup(aw);
+		archive_write_disk_set_options(safe, extract_flags(r->o));
+		archive_write_disk_set_standard_lookup(safe);
 	}
 	if (archive_read_open(ar, r, NULL, feed, NULL) != ARCHIVE_OK) {
 		rc = r->feed_status != ERR_OK ? r->feed_status : ERR_CORRUPT;
@@ -1066,12 +1222,16 @@ run_tar(struct rs *r)
 		}
 		goto done;
 	}
+	if (safe != NULL)
+		write_deferred(r, safe);
 	if (aw != NULL && archive_write_close(aw) != ARCHIVE_OK)
 		warnf(r, "cannot set directory metadata: %s",
 		    archive_error_string(aw));
 	fix_dir_times(r);
 	rc = ERR_OK;
 done:
+	if (safe != NULL)
+		archive_write_free(safe);
 	if (aw != NULL)
 		archive_write_free(aw);
 	archive_read_free(ar);
@@ -1188,6 +1348,12 @@ rs_release(struct rs *r)
 	for (i = 0; i < r->ndirs; i++)
 		free(r->dirs[i].path);
 	free(r->dirs);
+	for (i = 0; i < r->ndeferred; i++)
+		archive_entry_free(r->deferred[i]);
+	free(r->deferred);
+	for (i = 0; i < r->caplinks; i++)
+		free(r->links[i]);
+	free(r->links);
 	istream_free(r->is);
 	manifest_reader_free(r->lock);
 	free(r->chunks);
@@ -1199,8 +1365,11 @@ rs_release(struct rs *r)
 
 /* Enter the target directory (created 0700 if missing). */
 static int
-enter_target(const char *target, int *saved)
+enter_target(const char *target, int *saved, int *fresh)
 {
+	struct dirent *de;
+	DIR *d;
+
 	struct stat sb;
 
 	if ((*saved = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
@@ -1221,6 +1390,17 @@ enter_target(const char *target, int *saved)
 		err_set("cannot enter target '%s': %s", target,
 		    strerror(errno));
 		return ERR_FAIL;
+	}
+	*fresh = 0;
+	if ((d = opendir(".")) != NULL) {
+		*fresh = 1;
+		while ((de = readdir(d)) != NULL)
+			if (strcmp(de->d_name, ".") != 0 &&
+			    strcmp(de->d_name, "..") != 0) {
+				*fresh = 0;
+				break;
+			}
+		closedir(d);
 	}
 	return ERR_OK;
 }
@@ -1271,7 +1451,7 @@ restore_run(struct repo *repo, const struct repo_archive *a,
 	if ((rc = istream_new(r.sto, r.dkey, &h, r.keys + 32, r.nchunks,
 	    r.plan, r.nplan, threads, o->target == NULL, &r.is)) != ERR_OK)
 		goto done;
-	if (o->target != NULL && (rc = enter_target(o->target, &saved)) !=
+	if (o->target != NULL && (rc = enter_target(o->target, &saved, &r.fresh)) !=
 	    ERR_OK)
 		goto done;
 	tx = util_mono();
