@@ -122,7 +122,8 @@ verify_one(struct repo *r, const struct repo_archive *a,
 		    "files", (json_int_t)st.files, "bytes_read",
 		    (json_int_t)bytes, "seconds", util_mono() - t0, "error",
 		    x == ERR_OK ? NULL : err_get()));
-	else if (x == ERR_OK && !c->quiet) {
+	else if (x == ERR_OK && !c->quiet && isatty(STDERR_FILENO)) {
+		/* Per-archive lines on a terminal; cron gets the summary. */
 		util_human(bytes, sz, sizeof(sz));
 		fprintf(stderr, "bkp: %s '%s' ok (%s, %s read%s)\n", a->id,
 		    a->name, sk != NULL ? "full" : "key-less", sz,
