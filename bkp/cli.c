@@ -337,6 +337,9 @@ cli_catch_signals(volatile sig_atomic_t *flag)
 	sigflag = flag;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
+	/* The first signal asks for a clean stop; a second one, default
+	 * action, stops at once whatever bkp is waiting for. */
+	sa.sa_flags = SA_RESETHAND;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);

@@ -112,7 +112,8 @@ void cli_progress_done(void);
  * line); fits the engines' warn callbacks. */
 void cli_warn(void *arg, const char *msg);
 
-/* cli_catch_signals(flag): SIGINT, SIGTERM and SIGHUP set *flag. */
+/* cli_catch_signals(flag): the first SIGINT, SIGTERM or SIGHUP sets *flag;
+ * a second one has its default effect. */
 void cli_catch_signals(volatile sig_atomic_t *flag);
 
 #endif
