@@ -148,8 +148,9 @@ cmd_restore(int argc, char **argv)
 		util_human(st.bytes, sz, sizeof(sz));
 		util_duration(st.t_wall, dur, sizeof(dur));
 		fprintf(stderr, "bkp: restored %s of '%s' into '%s': %llu "
-		    "files, %s, %s\n", a.id, a.name, o.target,
-		    (unsigned long long)st.files, sz, dur);
+		    "file%s, %s, %s\n", a.id, a.name, o.target,
+		    (unsigned long long)st.files, st.files == 1 ? "" : "s", sz,
+		    dur);
 	}
 	rc = EXIT_OK;
 done:
