@@ -916,6 +916,45 @@ add_md5(struct xfer *x, const uint8_t *body, size_t len)
 
 /* ---- single requests ---- */
 
+/*
+ * req_begin(s3, method, key, x, &what): check key, name it for messages
+ * and prepare x for method on it.  ERR_OK with x and *what to be released
+ * by req_end(), else ERR_USAGE or ERR_FAIL with a message and nothing held
+ * (x zeroed, *what NULL).
+ */
+static int
+req_begin(struct s3 *s3, const char *method, const char *key,
+    struct xfer *x, char **what)
+{
+	int rc;
+
+	memset(x, 0, sizeof(*x));
+	*what = NULL;
+	if (!valid_key(key)) {
+		err_set("invalid object key");
+		return ERR_USAGE;
+	}
+	if ((*what = s3_what(s3, key)) == NULL) {
+		err_set("out of memory");
+		return ERR_FAIL;
+	}
+	if ((rc = xfer_init(s3, x, method, key, NULL, NULL, 0, NULL)) !=
+	    ERR_OK) {
+		free(*what);
+		*what = NULL;
+	}
+	return rc;
+}
+
+/* req_end(x, what): release what req_begin() acquired; safe after its
+ * failure. */
+static void
+req_end(struct xfer *x, char *what)
+{
+	xfer_release(x);
+	free(what);
+}
+
 static int
 s3_head(struct s3 *s3, const char *key, uint64_t *size)
 {
@@ -924,17 +963,8 @@ s3_head(struct s3 *s3, const char *key, uint64_t *size)
 	curl_off_t cl = -1;
 	int rc;
 
-	if (!valid_key(key)) {
-		err_set("invalid object key");
-		return ERR_USAGE;
-	}
-	if ((what = s3_what(s3, key)) == NULL) {
-		err_set("out of memory");
-		return ERR_FAIL;
-	}
-	if ((rc = xfer_init(s3, &x, "HEAD", key, NULL, NULL, 0, NULL)) !=
-	    ERR_OK)
-		goto out;
+	if ((rc = req_begin(s3, "HEAD", key, &x, &what)) != ERR_OK)
+		return rc;
 	if ((rc = xfer_run(s3, &x, what)) == X_DONE && x.status == 200)
 		cl = x.clen;
 	if (rc != X_DONE)
@@ -973,8 +1003,7 @@ s3_head(struct s3 *s3, const char *key, uint64_t *size)
 	} else
 		rc = xfer_fail(s3, &x, what);
 out:
-	xfer_release(&x);
-	free(what);
+	req_end(&x, what);
 	return rc;
 }
 
@@ -995,17 +1024,8 @@ s3_get(struct storage *st, const char *key, size_t maxlen, uint8_t **buf,
 
 	*buf = NULL;
 	*len = 0;
-	if (!valid_key(key)) {
-		err_set("invalid object key");
-		return ERR_USAGE;
-	}
-	if ((what = s3_what(s3, key)) == NULL) {
-		err_set("out of memory");
-		return ERR_FAIL;
-	}
-	if ((rc = xfer_init(s3, &x, "GET", key, NULL, NULL, 0, NULL)) !=
-	    ERR_OK)
-		goto out;
+	if ((rc = req_begin(s3, "GET", key, &x, &what)) != ERR_OK)
+		return rc;
 	x.rmax = maxlen > S3_ERRBODY_MAX ? maxlen : S3_ERRBODY_MAX;
 	if ((rc = xfer_run(s3, &x, what)) != X_DONE)
 		goto out;
@@ -1028,8 +1048,7 @@ s3_get(struct storage *st, const char *key, size_t maxlen, uint8_t **buf,
 	x.rbuf = NULL;
 	rc = ERR_OK;
 out:
-	xfer_release(&x);
-	free(what);
+	req_end(&x, what);
 	return rc;
 }
 
@@ -1055,21 +1074,13 @@ s3_get_range(struct storage *st, const char *key, uint64_t off, size_t len,
 		}
 		return ERR_OK;
 	}
-	if (!valid_key(key)) {
-		err_set("invalid object key");
-		return ERR_USAGE;
-	}
+	if ((rc = req_begin(s3, "GET", key, &x, &what)) != ERR_OK)
+		return rc;
 	if (off > UINT64_MAX - len) {
 		err_set("invalid range");
-		return ERR_USAGE;
-	}
-	if ((what = s3_what(s3, key)) == NULL) {
-		err_set("out of memory");
-		return ERR_FAIL;
-	}
-	if ((rc = xfer_init(s3, &x, "GET", key, NULL, NULL, 0, NULL)) !=
-	    ERR_OK)
+		rc = ERR_USAGE;
 		goto out;
+	}
 	base = x.hdrs;
 	if ((h = pool_get(s3)) == NULL) {
 		err_set("out of memory");
@@ -1162,8 +1173,7 @@ s3_get_range(struct storage *st, const char *key, uint64_t off, size_t len,
 	rc = ERR_OK;
 out:
 	pool_put(s3, h);
-	xfer_release(&x);
-	free(what);
+	req_end(&x, what);
 	return rc;
 }
 
@@ -1175,17 +1185,8 @@ s3_del(struct storage *st, const char *key)
 	char *what;
 	int rc;
 
-	if (!valid_key(key)) {
-		err_set("invalid object key");
-		return ERR_USAGE;
-	}
-	if ((what = s3_what(s3, key)) == NULL) {
-		err_set("out of memory");
-		return ERR_FAIL;
-	}
-	if ((rc = xfer_init(s3, &x, "DELETE", key, NULL, NULL, 0, NULL)) !=
-	    ERR_OK)
-		goto out;
+	if ((rc = req_begin(s3, "DELETE", key, &x, &what)) != ERR_OK)
+		return rc;
 	if ((rc = xfer_run(s3, &x, what)) != X_DONE)
 		goto out;
 	if (x.status == 204 || x.status == 200)
@@ -1193,8 +1194,7 @@ s3_del(struct storage *st, const char *key)
 	else
 		rc = xfer_fail(s3, &x, what);
 out:
-	xfer_release(&x);
-	free(what);
+	req_end(&x, what);
 	return rc;
 }
 
