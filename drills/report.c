@@ -726,6 +726,8 @@ static const char css[] =
 "table{border-collapse:collapse;margin:8px 0;font-size:12px}"
 "th,td{border:1px solid #bbb;padding:3px 6px;text-align:left;"
 "vertical-align:top}"
+"td.hex{font-family:'DejaVu Sans Mono',monospace;font-size:11px;"
+"overflow-wrap:anywhere}"
 "th{background:#eef1f5}td.ok{background:#e3f4e1;color:#14551b}"
 "td.bad{background:#fbe3e3;color:#8a1010;font-weight:bold}"
 "td.warn{background:#fff4d6}"
@@ -824,6 +826,7 @@ inventory(struct out *o, const struct model *m)
 		memset(cls, 0, sizeof(cls));
 		snprintf(c[0], CELL, "%s", a->name);
 		snprintf(c[1], CELL, "%s", a->id);
+		cls[1] = cls[7] = "hex";
 		drill_metrics_iso(a->created_us, c[2], CELL);
 		util_human(a->data_size + a->manifest_size, c[3], CELL);
 		snprintf(c[4], CELL, "%llu", (unsigned long long)a->files);
@@ -875,6 +878,7 @@ integrity(struct out *o, const struct model *m)
 		snprintf(c[1], CELL, "%s", a->name);
 		drill_metrics_iso(a->created_us, c[2], CELL);
 		util_hex(a->data_hash, 32, c[3]);
+		cls[0] = cls[3] = "hex";
 		if ((v = latest_verification(in, a->id)) == NULL) {
 			snprintf(c[4], CELL, "never verified");
 			cls[4] = "warn";
