@@ -171,7 +171,6 @@ int
 cmd_drill(int argc, char **argv)
 {
 	struct cli c;
-	struct option *opts = NULL;
 	struct drill_config cfg;
 	struct drill_ctx ctx;
 	struct drill_target t;
@@ -184,28 +183,18 @@ cmd_drill(int argc, char **argv)
 	json_t *jout = NULL;
 	size_t nov = 0, nds = 0, n = 0, nbad = 0, nnames = 0, i, j, k, m;
 	size_t *idx = NULL, count, ndrills = 0, nfailed = 0;
-	int ch, ex = EXIT_FAIL, rc;
+	int ch, x, ex = EXIT_FAIL, rc;
 
 	cli_init(&c, argv[0]);
 	memset(&ctx, 0, sizeof(ctx));
 	memset(&t, 0, sizeof(t));
 	if (drill_config_init(&cfg) != ERR_OK)
 		return cli_error(&c, ERR_FAIL);
-	if ((opts = cli_merge_opts(own_opts)) == NULL) {
-		err_set("out of memory");
-		ex = cli_error(&c, ERR_FAIL);
-		goto done;
-	}
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, CLI_SHORTOPTS, opts, NULL)) !=
-	    -1) {
+	while ((x = cli_getopt(&c, argc, argv, CLI_SHORTOPTS, own_opts, usage,
+	    &ch)) == 1) {
 		const char *key = NULL, *val = optarg;
 
 		switch (ch) {
-		case 'h':
-			fputs(usage, stdout);
-			ex = EXIT_OK;
-			goto done;
 		case OPT_CONFIG:
 			config = optarg;
 			continue;
@@ -226,12 +215,7 @@ cmd_drill(int argc, char **argv)
 		case OPT_SCRATCH: key = "scratch"; break;
 		case OPT_KEEP: key = "keep"; val = "yes"; break;
 		default:
-			rc = cli_opt(&c, ch, optarg);
-			if (rc == 1)
-				continue;
-			if (rc == 0)
-				fputs(usage, stderr);
-			ex = EXIT_USAGE;
+			ex = cli_bad_option(&c, argv);
 			goto done;
 		}
 		if (nov >= sizeof(ov) / sizeof(ov[0])) {
@@ -240,6 +224,10 @@ cmd_drill(int argc, char **argv)
 		}
 		ov[nov].key = key;
 		ov[nov++].value = val;
+	}
+	if (x < 0) {
+		ex = c.exit;
+		goto done;
 	}
 	if (optind < argc) {
 		ex = cli_usage_error(&c, "unexpected argument '%s'",
@@ -393,6 +381,6 @@ done:
 	keys_secret_free(sk);
 	repo_free(r);
 	drill_config_release(&cfg);
-	free(opts);
+	cli_release(&c);
 	return ex;
 }

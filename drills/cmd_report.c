@@ -48,7 +48,6 @@ int
 cmd_report(int argc, char **argv)
 {
 	struct cli c;
-	struct option *opts = NULL;
 	struct drill_config cfg;
 	struct report_input in;
 	struct repo *r = NULL;
@@ -58,26 +57,16 @@ cmd_report(int argc, char **argv)
 	const char *config = NULL, *out = NULL, *rto = NULL, *rpo = NULL;
 	char *tmp = NULL;
 	size_t n = 0, nd = 0;
-	int ch, ex = EXIT_FAIL, rc, format = REPORT_HTML, fd = -1;
+	int ch, x, ex = EXIT_FAIL, rc, format = REPORT_HTML, fd = -1;
 	FILE *f = NULL;
 
 	cli_init(&c, argv[0]);
 	memset(&in, 0, sizeof(in));
 	if (drill_config_init(&cfg) != ERR_OK)
 		return cli_error(&c, ERR_FAIL);
-	if ((opts = cli_merge_opts(own_opts)) == NULL) {
-		err_set("out of memory");
-		ex = cli_error(&c, ERR_FAIL);
-		goto done;
-	}
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, CLI_SHORTOPTS, opts, NULL)) !=
-	    -1) {
+	while ((x = cli_getopt(&c, argc, argv, CLI_SHORTOPTS, own_opts, usage,
+	    &ch)) == 1) {
 		switch (ch) {
-		case 'h':
-			fputs(usage, stdout);
-			ex = EXIT_OK;
-			goto done;
 		case OPT_CONFIG:
 			config = optarg;
 			break;
@@ -107,14 +96,13 @@ cmd_report(int argc, char **argv)
 			rpo = optarg;
 			break;
 		default:
-			rc = cli_opt(&c, ch, optarg);
-			if (rc == 1)
-				break;
-			if (rc == 0)
-				fputs(usage, stderr);
-			ex = EXIT_USAGE;
+			ex = cli_bad_option(&c, argv);
 			goto done;
 		}
+	}
+	if (x < 0) {
+		ex = c.exit;
+		goto done;
 	}
 	if (optind < argc) {
 		ex = cli_usage_error(&c, "unexpected argument '%s'",
@@ -209,6 +197,6 @@ done:
 	repo_archives_free(arr, n);
 	repo_free(r);
 	drill_config_release(&cfg);
-	free(opts);
+	cli_release(&c);
 	return ex;
 }
