@@ -53,12 +53,6 @@ static const struct option own_opts[] = {
 	{ NULL, 0, NULL, 0 }
 };
 
-/* Command-line settings, applied after the config file. */
-struct override {
-	const char *key;
-	const char *value;
-};
-
 static void
 print_summary(const struct drill_record *rec, const char *kept,
     const char *detail)
@@ -168,6 +162,27 @@ choose_datasets(const struct drill_config *cfg, char *const *args,
 }
 
 int
+cmd_drill_settings(struct cli *c, int argc, char **argv,
+    struct drill_config *cfg, const char *config,
+    const struct cmd_drill_setting *set, size_t n)
+{
+	size_t i;
+	int rc;
+
+	if (optind < argc)
+		return cli_usage_error(c, "unexpected argument '%s'",
+		    argv[optind]);
+	/* The config file first, then the command line on top. */
+	if (config != NULL && (rc = drill_config_load(cfg, config)) != ERR_OK)
+		return cli_error(c, rc == ERR_NOTFOUND ? ERR_USAGE : rc);
+	for (i = 0; i < n; i++)
+		if (drill_config_set(cfg, NULL, set[i].key, set[i].value) !=
+		    ERR_OK)
+			return cli_usage_error(c, "%s", err_get());
+	return 0;
+}
+
+int
 cmd_drill(int argc, char **argv)
 {
 	struct cli c;
@@ -177,7 +192,7 @@ cmd_drill(int argc, char **argv)
 	struct repo *r = NULL;
 	struct keys_secret *sk = NULL;
 	struct repo_archive *arr = NULL, *sub = NULL;
-	struct override ov[64];
+	struct cmd_drill_setting ov[64];
 	char *dsargs[MAX_DATASET_ARGS], **names = NULL;
 	const char *config = NULL;
 	json_t *jout = NULL;
@@ -229,25 +244,9 @@ cmd_drill(int argc, char **argv)
 		ex = c.exit;
 		goto done;
 	}
-	if (optind < argc) {
-		ex = cli_usage_error(&c, "unexpected argument '%s'",
-		    argv[optind]);
+	if ((ex = cmd_drill_settings(&c, argc, argv, &cfg, config, ov,
+	    nov)) != 0)
 		goto done;
-	}
-
-	/* The config file first, then the command line on top. */
-	if (config != NULL && (rc = drill_config_load(&cfg, config)) !=
-	    ERR_OK) {
-		ex = cli_error(&c, rc == ERR_NOTFOUND ? ERR_USAGE : rc);
-		goto done;
-	}
-	for (i = 0; i < nov; i++)
-		if ((rc = drill_config_set(&cfg, NULL, ov[i].key,
-		    ov[i].value)) != ERR_OK) {
-			ex = cli_usage_error(&c, "%s", err_get());
-			goto done;
-		}
-
 	if ((ex = cli_open_repo(&c, &r)) != 0)
 		goto done;
 	if ((ex = cli_load_key(&c, &sk)) != 0)

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cmd_drill.h"
 #include "cmd_report.h"
 #include "drill_config.h"
 #include "drill_metrics.h"
@@ -54,9 +55,10 @@ cmd_report(int argc, char **argv)
 	struct repo_archive *arr = NULL;
 	struct drill_record *dr = NULL;
 	struct drill_verification *ver = NULL;
+	struct cmd_drill_setting set[2];
 	const char *config = NULL, *out = NULL, *rto = NULL, *rpo = NULL;
 	char *tmp = NULL;
-	size_t n = 0, nd = 0;
+	size_t n = 0, nd = 0, nset = 0;
 	int ch, x, ex = EXIT_FAIL, rc, format = REPORT_HTML, fd = -1;
 	FILE *f = NULL;
 
@@ -104,22 +106,17 @@ cmd_report(int argc, char **argv)
 		ex = c.exit;
 		goto done;
 	}
-	if (optind < argc) {
-		ex = cli_usage_error(&c, "unexpected argument '%s'",
-		    argv[optind]);
-		goto done;
+	if (rto != NULL) {
+		set[nset].key = "rto";
+		set[nset++].value = rto;
 	}
-	if (config != NULL && (rc = drill_config_load(&cfg, config)) !=
-	    ERR_OK) {
-		ex = cli_error(&c, rc == ERR_NOTFOUND ? ERR_USAGE : rc);
-		goto done;
+	if (rpo != NULL) {
+		set[nset].key = "rpo";
+		set[nset++].value = rpo;
 	}
-	if ((rto != NULL && drill_config_set(&cfg, NULL, "rto", rto) !=
-	    ERR_OK) || (rpo != NULL && drill_config_set(&cfg, NULL, "rpo",
-	    rpo) != ERR_OK)) {
-		ex = cli_usage_error(&c, "%s", err_get());
+	if ((ex = cmd_drill_settings(&c, argc, argv, &cfg, config, set,
+	    nset)) != 0)
 		goto done;
-	}
 	if ((ex = cli_open_repo(&c, &r)) != 0)
 		goto done;
 	ex = EXIT_FAIL;
