@@ -269,6 +269,15 @@ add_range(struct rs *r, uint64_t o, uint64_t e)
 	return ERR_OK;
 }
 
+/* The archive record and its authenticated manifest disagree. */
+static int
+record_mismatch(const struct rs *r)
+{
+	err_set("archive %s: the record does not match its encrypted manifest "
+	    "(tampered record?)", r->a->id);
+	return ERR_CORRUPT;
+}
+
 /* Check the manifest's first record against the archive record. */
 static int
 check_header_record(struct rs *r, json_t *j)
@@ -307,9 +316,7 @@ check_header_record(struct rs *r, json_t *j)
 		goto bad;
 	return ERR_OK;
 bad:
-	err_set("archive %s: the record does not match its encrypted manifest "
-	    "(tampered record?)", r->a->id);
-	return ERR_CORRUPT;
+	return record_mismatch(r);
 }
 
 static int
@@ -336,9 +343,7 @@ check_end_record(struct rs *r, json_t *j)
 		goto bad;
 	return ERR_OK;
 bad:
-	err_set("archive %s: the record does not match its encrypted manifest "
-	    "(tampered record?)", r->a->id);
-	return ERR_CORRUPT;
+	return record_mismatch(r);
 }
 
 static int
