@@ -226,7 +226,10 @@ backup_id() {
 	expect_exit 0 "backup --name $name"
 	ID=$(head -n 1 "$BKPT_DIR/stdout")
 	[[ $ID =~ ^[0-9a-f]{32}$ ]] || fail "backup printed '$ID', not a 32-hex-char archive id"
-	[ -f "$REPO/archives/$ID.json" ] || fail "no record archives/$ID.json after backup"
+	case $REPO in
+	s3://*) ;;    # the S3 tests check objects through awscli
+	*) [ -f "$REPO/archives/$ID.json" ] || fail "no record archives/$ID.json after backup" ;;
+	esac
 }
 
 record_json() { printf '%s/archives/%s.json\n' "$REPO" "$1"; }

@@ -29,15 +29,6 @@ s3t_repo() {
 	expect_exit 0
 }
 
-s3t_backup() {
-	local name=$1
-	shift
-	run_bkp backup -r "$REPO" --name "$name" "$@"
-	expect_exit 0
-	ID=$(head -n 1 "$BKPT_DIR/stdout")
-	[[ $ID =~ ^[0-9a-f]{32}$ ]] || fail "backup printed '$ID', not an archive id"
-}
-
 # s3t_faults N: at least N faults were injected on this test's requests.
 s3t_faults() {
 	local n
@@ -69,7 +60,7 @@ test_s3_backup_succeeds_through_faults() {
 	s3_fault "{\"method\":\"PUT\",\"path\":\"/$PFX/manifests/\",\"action\":\"drop\",\"count\":1}"
 	s3_fault "{\"method\":\"PUT\",\"path\":\"/$PFX/archives/\",\"action\":\"503\",\"count\":1}"
 	s3_fault "{\"method\":\"HEAD\",\"path\":\"/$PFX/\",\"action\":\"500\",\"count\":1}"
-	BKP_S3_PART_SIZE=262144 s3t_backup faulty src
+	BKP_S3_PART_SIZE=262144 backup_id faulty src
 	s3t_faults 8
 	run_bkp restore -r "$REPO" -k "$KEY" "$ID" --target out
 	expect_exit 0
@@ -81,7 +72,7 @@ test_s3_backup_succeeds_through_faults() {
 test_s3_restore_and_verify_succeed_through_faults() {
 	s3t_repo
 	s3t_data
-	s3t_backup clean src
+	backup_id clean src
 	s3_fault "{\"method\":\"GET\",\"path\":\"/$PFX/data/\",\"action\":\"drop\",\"count\":2}"
 	s3_fault "{\"method\":\"GET\",\"path\":\"/$PFX/data/\",\"action\":\"503\",\"count\":1}"
 	s3_fault "{\"method\":\"GET\",\"path\":\"/$PFX/manifests/\",\"action\":\"500\",\"count\":1}"
@@ -142,7 +133,7 @@ test_s3_failed_backup_leaves_nothing_and_next_run_succeeds() {
 	[ "$(s3t_archives)" -eq 0 ] || fail "a backup without its record is listed"
 	s3_faults_clear
 
-	s3t_backup good src
+	backup_id good src
 	[ "$(s3t_archives)" -eq 1 ] || fail "the next backup is not listed"
 	run_bkp restore -r "$REPO" -k "$KEY" "$ID" --target out
 	expect_exit 0
@@ -152,7 +143,7 @@ test_s3_failed_backup_leaves_nothing_and_next_run_succeeds() {
 test_s3_failed_restore_is_clean_and_retry_works() {
 	s3t_repo
 	s3t_data
-	s3t_backup clean src
+	backup_id clean src
 	export BKP_S3_MAX_TRIES=2
 	s3_fault "{\"method\":\"GET\",\"path\":\"/$PFX/data/\",\"action\":\"503\",\"count\":1000}"
 	run_bkp restore -r "$REPO" -k "$KEY" "$ID" --target out

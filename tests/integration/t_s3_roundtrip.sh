@@ -30,16 +30,6 @@ s3t_repo() {
 	expect_exit 0
 }
 
-# s3t_backup NAME ARGS...: a backup that must succeed; sets ID.
-s3t_backup() {
-	local name=$1
-	shift
-	run_bkp backup -r "$REPO" --name "$name" "$@"
-	expect_exit 0
-	ID=$(head -n 1 "$BKPT_DIR/stdout")
-	[[ $ID =~ ^[0-9a-f]{32}$ ]] || fail "backup printed '$ID', not an archive id"
-}
-
 # s3t_no_rejects: the proxy accepted every request of this test's prefix.
 s3t_no_rejects() {
 	local n
@@ -52,7 +42,7 @@ s3t_no_rejects() {
 test_s3_roundtrip_backup_list_restore_verify() {
 	s3t_repo
 	make_dataset src
-	s3t_backup tree src
+	backup_id tree src
 	local id1=$ID
 	printf 'stdin payload %s\n' "$(seq 1 2000)" >in.txt
 	run_bkp backup -r "$REPO" --name piped --stdin-name piped.txt - <in.txt
@@ -105,7 +95,7 @@ test_s3_awscli_sees_complete_objects() {
 	head -c 3000000 /dev/urandom >src/big.bin
 	echo small >src/small.txt
 	# Several parts, to exercise the multipart path.
-	BKP_S3_PART_SIZE=524288 s3t_backup multi src
+	BKP_S3_PART_SIZE=524288 backup_id multi src
 	s3_aws s3api list-objects-v2 --bucket "$S3_BUCKET" --prefix "$PFX/" \
 		--output json >listing.json || fail "awscli cannot list"
 	s3_aws s3 cp "s3://$S3_BUCKET/$PFX/archives/$ID.json" record.json ||
@@ -176,7 +166,7 @@ test_s3_missing_bucket_and_plain_http() {
 test_s3_object_lock_and_storage_class() {
 	s3t_repo --object-lock-days 3 --object-lock-mode COMPLIANCE --storage-class STANDARD_IA
 	mkdir src && head -c 700000 /dev/urandom >src/f
-	BKP_S3_PART_SIZE=262144 s3t_backup locked src --object-lock-days 3 \
+	BKP_S3_PART_SIZE=262144 backup_id locked src --object-lock-days 3 \
 		--object-lock-mode COMPLIANCE --storage-class STANDARD_IA
 	# Every object write (single PUTs and CreateMultipartUpload) carried
 	# the retention and the storage class; parts carried Content-MD5.
