@@ -414,7 +414,9 @@ def run_phase(c, phase, rep, data_parent, expect):
         if r["rc"] == 0:
             r["stored"] = c.repo_bytes(rep)
     elif phase == "restore":
-        target = os.path.join(SCRATCH, "bench-restore-" + c.name)
+        # a fresh directory each time, kept until scratch_release(): see
+        # scratch_plan() for why restores are not removed right away
+        target = os.path.join(SCRATCH, "restore-r%d-%s" % (rep, c.name))
         rmtree(target)
         os.makedirs(target)
         cwd = target if isinstance(c, Borg) else WORK
@@ -426,7 +428,8 @@ def run_phase(c, phase, rep, data_parent, expect):
                 r["rc"] = -1000
                 r["error"] = "restored %d files / %d bytes, dataset has %d / %d" % (
                     files, got, expect[1], expect[0])
-        rmtree(target)
+        if r["rc"] != 0:
+            rmtree(target)
     else:
         r = measure(c.verify(rep), WORK, c.env, tag)
     if r["rc"] != 0:
@@ -552,6 +555,56 @@ def main():
                 servers[k].stop()
 
 
+# --- restore scratch ----------------------------------------------------------
+#
+# ext4 (seen on Linux 6.18) allocates inodes slowly right after many were
+# freed: creating a tree where a just-removed tree of the same shape stood
+# costs several times the kernel time of creating it on fresh ground (the
+# same 300 MB bkp restore: 1.1 s fresh, 4.5 s right after removing the
+# previous restore, 2.4 s even minutes later; restic alike).  A restore
+# removed right after it was measured would thus slow down whichever
+# contender comes next, and the figures would measure the order of the
+# runs.  So every restore goes to a directory of its own that is kept until
+# the end of the run (or of the round, if the disk is too small for that),
+# and before the first round the dataset is copied once into the scratch
+# directory (untimed) to take up inode space freed by earlier runs.
+
+def scratch_plan(contenders, in_bytes):
+    """'run' (keep all restores until the end of the run) if the disk has
+    room for them, else 'round'; logs the choice."""
+    n = sum(1 for c in contenders if "restore" in c.phases)
+    per_round = int(in_bytes * 1.15) * n
+    free = shutil.disk_usage(SCRATCH).free
+    if free > per_round * REPS + in_bytes * 2 + 4 * (1 << 30):
+        mode = "run"
+    else:
+        mode = "round"
+        log("scratch: %.1f GiB free is too little to keep %d rounds of restores "
+            "(%.1f GiB); restores are removed after each round, so later rounds "
+            "may restore onto just-freed inodes (see docs/BENCH.md)" % (
+                free / (1 << 30), REPS, per_round * REPS / (1 << 30)))
+    return mode
+
+
+def scratch_fill(ds_root):
+    """Untimed: copy the dataset into the scratch directory once."""
+    fill = os.path.join(SCRATCH, "restore-fill")
+    rmtree(fill)
+    p = subprocess.run(["cp", "-a", os.path.join(ds_root, "data"), fill],
+                       capture_output=True, text=True)
+    if p.returncode != 0:
+        log("scratch: fill copy failed (%s); continuing" % p.stderr.strip()[:200])
+
+
+def scratch_release(rep=None):
+    """Remove the restores of round rep (None: all, and the fill)."""
+    for name in os.listdir(SCRATCH):
+        if not name.startswith("restore-"):
+            continue
+        if rep is None or name.startswith("restore-r%d-" % rep):
+            rmtree(os.path.join(SCRATCH, name))
+
+
 def run_all(contenders, servers, s3_note, bkp_ok, bkp_why, base_env, key, ds, ds_root,
             in_bytes, in_files, started):
     stamp = started.strftime("%Y%m%dT%H%M%SZ")
@@ -569,6 +622,9 @@ def run_all(contenders, servers, s3_note, bkp_ok, bkp_why, base_env, key, ds, ds
 
     samples = []
     expect = (in_bytes, in_files)
+    scratch_release()
+    scratch_mode = scratch_plan(contenders, in_bytes)
+    scratch_fill(ds_root)
     for rep in range(1, REPS + 1):
         k = (rep - 1) % len(contenders)
         order = contenders[k:] + contenders[:k]
@@ -593,6 +649,9 @@ def run_all(contenders, servers, s3_note, bkp_ok, bkp_why, base_env, key, ds, ds
                 samples.append(r)
         for c in order:
             c.cleanup(rep)
+        if scratch_mode == "round":
+            scratch_release(rep)
+    scratch_release()
 
     results = {}
     for c in contenders:
@@ -619,7 +678,8 @@ def run_all(contenders, servers, s3_note, bkp_ok, bkp_why, base_env, key, ds, ds
         "finished_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(),
         "config": {"size": SIZE_STR, "seed": SEED, "reps": REPS, "quick": QUICK,
                    "bigfile_bytes": BIGFILE, "only": ONLY, "bkp_binary": os.environ.get("BKP") or os.path.join(ROOT, "build", "bkp"),
-                   "bkp_sha256": BKP_SHA, "scratch": SCRATCH},
+                   "bkp_sha256": BKP_SHA, "scratch": SCRATCH,
+                   "restores_kept_until_end_of": scratch_mode},
         "dataset": {"path": ds, "bytes": in_bytes, "files": in_files,
                     "limit_compressed_bytes": limit_stored},
         "cache": "warm: the dataset was read once (tar | zstd) before measuring; "
@@ -779,6 +839,9 @@ def print_report(doc):
         doc["started_utc"][:19], ds["bytes"] / MiB, ds["files"], doc["config"]["seed"],
         doc["config"]["reps"], doc["machine"]["cpus"]))
     print("cache: %s" % doc["cache"])
+    print("restores: each into a fresh directory, kept until the end of the %s "
+          "(docs/BENCH.md, 'Restore scratch')" % doc["config"].get(
+              "restores_kept_until_end_of", "run"))
     print("%s" % doc["s3"])
     if doc["bkp_skipped"]:
         print("bkp SKIPPED: %s" % doc["bkp_skipped"])
