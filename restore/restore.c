@@ -35,8 +35,10 @@
 #include "restore.h"
 #include "storage.h"
 #include "util.h"
+#include "wpool.h"
 
 #define TAR_TAIL 1024   /* end-of-archive blocks appended to a selection */
+#define POOL_QUEUE (16u << 20)     /* bytes waiting for the writers */
 
 struct range {
 	uint64_t o, e;
@@ -96,6 +98,9 @@ struct rs {
 	int fresh;
 	struct archive_entry **deferred;
 	size_t ndeferred, capdeferred;
+	/* ...and small regular files are written by a pool of threads, so
+	 * that file creation runs on every core (fresh targets only). */
+	struct wpool *wp;
 	char **links;               /* deferred symlinks' paths (hash set) */
 	size_t nlinks, caplinks;    /* caplinks: 0 or a power of two */
 
@@ -692,9 +697,51 @@ hash_zeros(struct rs *r, crypto_generichash_state *h, uint64_t len)
 	}
 }
 
-/* Read (and write, if aw) one entry's data; hash it. */
+/* Where an entry's data goes besides the hash: the main thread's write
+ * handle, a buffer of cap bytes (checked first, then pooled), or a pool
+ * job (streamed). */
+struct sink {
+	struct archive *aw;
+	uint8_t *buf;
+	uint64_t cap;
+	struct wjob *job;
+};
+
+/* Hand one block to the sink. */
 static int
-copy_entry(struct rs *r, struct archive *ar, struct archive *aw,
+sink_put(struct rs *r, struct sink *k, const char *path, const void *b,
+    size_t len, uint64_t off, uint64_t pos, int *werr)
+{
+	uint8_t *copy;
+
+	if (k->buf != NULL) {
+		if (off > k->cap || len > k->cap - off) {
+			err_set("archive %s: '%s' carries more data than its "
+			    "size", r->a->id, path);
+			return ERR_CORRUPT;
+		}
+		memset(k->buf + pos, 0, (size_t)(off - pos));
+		memcpy(k->buf + off, b, len);
+	} else if (k->job != NULL) {
+		if ((copy = malloc(len > 0 ? len : 1)) == NULL) {
+			err_set("out of memory");
+			return ERR_FAIL;
+		}
+		memcpy(copy, b, len);
+		return wpool_add(r->wp, k->job, copy, len, off);
+	} else if (k->aw != NULL && !*werr &&
+	    archive_write_data_block(k->aw, b, len, (la_int64_t)off) <
+	    ARCHIVE_WARN) {
+		warnf(r, "cannot write '%s': %s", path,
+		    archive_error_string(k->aw));
+		*werr = 1;
+	}
+	return ERR_OK;
+}
+
+/* Read one entry's data into the sink k; hash it. */
+static int
+copy_entry(struct rs *r, struct archive *ar, struct sink *k,
     struct archive_entry *e, const char *path, uint64_t *size,
     uint8_t hash[32], int *werr)
 {
@@ -717,21 +764,21 @@ copy_entry(struct rs *r, struct archive *ar, struct archive *aw,
 			    archive_error_string(ar));
 			return ERR_CORRUPT;
 		}
+		if ((x = sink_put(r, k, path, buf, len, (uint64_t)off, pos,
+		    werr)) != ERR_OK)
+			return x;
 		hash_zeros(r, &h, (uint64_t)off - pos);
 		crypto_generichash_update(&h, buf, len);
 		pos = (uint64_t)off + len;
-		if (aw != NULL && !*werr &&
-		    archive_write_data_block(aw, buf, len, off) < ARCHIVE_WARN) {
-			warnf(r, "cannot write '%s': %s", path,
-			    archive_error_string(aw));
-			*werr = 1;
-		}
 		r->st->bytes += len;
 		progress(r, 0);
 	}
 	if (archive_entry_size_is_set(e) &&
 	    (uint64_t)archive_entry_size(e) > pos) {
 		hash_zeros(r, &h, (uint64_t)archive_entry_size(e) - pos);
+		if (k->buf != NULL && (uint64_t)archive_entry_size(e) <= k->cap)
+			memset(k->buf + pos, 0, (size_t)(
+			    (uint64_t)archive_entry_size(e) - pos));
 		pos = (uint64_t)archive_entry_size(e);
 	}
 	crypto_generichash_final(&h, hash, 32);
@@ -1061,12 +1108,84 @@ write_deferred(struct rs *r, struct archive *safe)
 	return ERR_OK;
 }
 
+/* Is this entry one for the writer pool: a plain regular file? */
+static int
+pooled(struct archive_entry *e, const char *hl, const struct mfile *f)
+{
+	return archive_entry_filetype(e) == AE_IFREG && hl == NULL &&
+	    f->type == MF_FILE && archive_entry_sparse_count(e) == 0;
+}
+
+/* Files up to POOL_SMALL are held whole until checked. */
+#define POOL_SMALL (1u << 20)
+
+/* Set up the sink of a pooled entry: a buffer for a small file, else a
+ * pool job its data streams to. */
+static int
+pool_sink(struct rs *r, struct archive_entry *e, const struct mfile *f,
+    struct sink *k)
+{
+	struct archive_entry *c;
+
+	if (f->size <= POOL_SMALL) {
+		k->cap = f->size;
+		if ((k->buf = malloc(f->size > 0 ? (size_t)f->size : 1)) ==
+		    NULL) {
+			err_set("out of memory");
+			return ERR_FAIL;
+		}
+		return ERR_OK;
+	}
+	if ((c = archive_entry_clone(e)) == NULL) {
+		err_set("out of memory");
+		return ERR_FAIL;
+	}
+	return wpool_begin(r->wp, c, &k->job);
+}
+
+/* Queue a checked small file (buf taken over). */
+static int
+pool_put(struct rs *r, struct archive_entry *e, uint8_t *buf, uint64_t len)
+{
+	struct archive_entry *c;
+	struct wjob *j;
+
+	if ((c = archive_entry_clone(e)) == NULL) {
+		free(buf);
+		err_set("out of memory");
+		return ERR_FAIL;
+	}
+	if (wpool_begin(r->wp, c, &j) != ERR_OK) {
+		free(buf);
+		return ERR_FAIL;
+	}
+	if (len > 0 && wpool_add(r->wp, j, buf, (size_t)len, 0) != ERR_OK) {
+		wpool_end(r->wp, j);
+		return ERR_FAIL;
+	}
+	if (len == 0)
+		free(buf);
+	wpool_end(r->wp, j);
+	return ERR_OK;
+}
+
+/* Write what the pool holds; count and report what it could not write. */
+static void
+pool_finish(struct rs *r)
+{
+	if (r->wp == NULL)
+		return;
+	r->refused += wpool_finish(r->wp);
+	wpool_warnings(r->wp, r->o->warn, r->o->arg);
+}
+
 /* Restore or check one tar entry against its manifest record. */
 static int
 one_entry(struct rs *r, struct archive *ar, struct archive *aw,
     struct archive_entry *e)
 {
 	const char *path = archive_entry_pathname(e), *hl;
+	struct sink sk = { NULL, NULL, 0, NULL };
 	struct mfile f;
 	uint8_t hash[32];
 	uint64_t size;
@@ -1132,6 +1251,12 @@ one_entry(struct rs *r, struct archive *ar, struct archive *aw,
 		    (hl == NULL && (rc = links_add(r, path)) != ERR_OK))
 			goto done;
 		skip = 1;
+	} else if (aw != NULL && r->wp != NULL && pooled(e, hl, &f)) {
+		/* Small files are checked whole in memory first, then
+		 * written by the pool; larger ones stream to it. */
+		if ((rc = pool_sink(r, e, &f, &sk)) != ERR_OK)
+			goto done;
+		skip = 1;
 	} else if (aw != NULL) {
 		if ((rc = remember_dir(r, path, e, &dirmark)) != ERR_OK)
 			goto done;
@@ -1143,13 +1268,20 @@ one_entry(struct rs *r, struct archive *ar, struct archive *aw,
 			forget_dir(r, dirmark);
 		}
 	}
-	if ((rc = copy_entry(r, ar, skip ? NULL : aw, e, path, &size, hash,
-	    &werr)) != ERR_OK)
+	if (!skip)
+		sk.aw = aw;
+	if ((rc = copy_entry(r, ar, &sk, e, path, &size, hash, &werr)) !=
+	    ERR_OK)
 		goto done;
 	if (f.type == MF_FILE && (size != f.size ||
 	    memcmp(hash, f.hash, 32) != 0)) {
 		/* Do not leave a file that fails its check behind. */
-		if (aw != NULL && !skip && !werr)
+		if (sk.job != NULL) {
+			wpool_end(r->wp, sk.job);
+			sk.job = NULL;
+			pool_finish(r);
+			unlink_beneath(path);
+		} else if (aw != NULL && !skip && !werr)
 			unlink_beneath(path);
 		r->st->mismatches++;
 		err_set("archive %s: '%s' does not match its recorded size "
@@ -1163,11 +1295,34 @@ one_entry(struct rs *r, struct archive *ar, struct archive *aw,
 		    archive_error_string(aw));
 		r->refused++;
 	}
+	if (sk.buf != NULL) {
+		rc = pool_put(r, e, sk.buf, size);
+		sk.buf = NULL;
+		if (rc != ERR_OK)
+			goto done;
+	}
+	if (sk.job != NULL) {
+		wpool_end(r->wp, sk.job);
+		sk.job = NULL;
+	}
+	if (r->wp != NULL)
+		wpool_warnings(r->wp, r->o->warn, r->o->arg);
 	r->st->files++;
 	rc = ERR_OK;
 done:
+	free(sk.buf);
 	manifest_file_release(&f);
 	return rc;
+}
+
+/* Writers for the pool: the cores, at least 2 (writes wait on the disk),
+ * at most 4. */
+static int
+pool_threads(void)
+{
+	int n = util_ncpu();
+
+	return n < 2 ? 2 : n > 4 ? 4 : n;
 }
 
 static int
@@ -1195,6 +1350,10 @@ run_tar(struct rs *r)
 		archive_write_disk_set_standard_lookup(aw);
 		archive_write_disk_set_options(safe, extract_flags(r->o));
 		archive_write_disk_set_standard_lookup(safe);
+		if (r->fresh && (rc = wpool_new(pool_threads(), extract_flags(
+		    r->o) & ~ARCHIVE_EXTRACT_SECURE_SYMLINKS, POOL_QUEUE,
+		    &r->wp)) != ERR_OK)
+			goto done;
 	}
 	if (archive_read_open(ar, r, NULL, feed, NULL) != ARCHIVE_OK) {
 		rc = r->feed_status != ERR_OK ? r->feed_status : ERR_CORRUPT;
@@ -1227,6 +1386,7 @@ run_tar(struct rs *r)
 		}
 		goto done;
 	}
+	pool_finish(r);
 	if (safe != NULL)
 		write_deferred(r, safe);
 	if (aw != NULL && archive_write_close(aw) != ARCHIVE_OK)
@@ -1235,6 +1395,8 @@ run_tar(struct rs *r)
 	fix_dir_times(r);
 	rc = ERR_OK;
 done:
+	wpool_free(r->wp);
+	r->wp = NULL;
 	if (safe != NULL)
 		archive_write_free(safe);
 	if (aw != NULL)

@@ -1,0 +1,250 @@
+/*
+ * Unit tests for restore/wpool.c, the restore's writer pool: many small
+ * files and a file streamed in segments land byte for byte with their
+ * modes; a full queue blocks the producer instead of growing; an entry
+ * that cannot be written is counted and named once, from the caller's
+ * thread; a job cut short (the restore failed) does not hang finish.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <criterion/criterion.h>
+
+#include "err.h"
+#include "support.h"
+#include "wpool.h"
+
+#define FLAGS (ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME | \
+    ARCHIVE_EXTRACT_NO_OVERWRITE | ARCHIVE_EXTRACT_SECURE_NODOTDOT | \
+    ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS)
+
+static int saved = -1;
+
+static void
+setup(void)
+{
+	const char *d = support_tmpdir("wpool");
+
+	saved = open(".", O_RDONLY | O_DIRECTORY);
+	cr_assert(saved >= 0);
+	cr_assert_eq(chdir(d), 0);
+}
+
+static void
+teardown(void)
+{
+	if (saved >= 0) {
+		cr_assert_eq(fchdir(saved), 0);
+		close(saved);
+	}
+	support_cleanup();
+}
+
+TestSuite(wpool, .init = setup, .fini = teardown);
+
+static struct archive_entry *
+entry(const char *path, int64_t size, int mode)
+{
+	struct archive_entry *e = archive_entry_new();
+
+	cr_assert_not_null(e);
+	archive_entry_set_pathname(e, path);
+	archive_entry_set_filetype(e, AE_IFREG);
+	archive_entry_set_perm(e, mode);
+	archive_entry_set_size(e, size);
+	archive_entry_set_mtime(e, 1000000000 + size, 0);
+	return e;
+}
+
+static uint8_t *
+pattern(size_t n, unsigned seed)
+{
+	uint8_t *b = malloc(n > 0 ? n : 1);
+	size_t i;
+
+	cr_assert_not_null(b);
+	for (i = 0; i < n; i++)
+		b[i] = (uint8_t)(i * 31u + seed + (i >> 11));
+	return b;
+}
+
+static void
+put_whole(struct wpool *p, const char *path, size_t n, unsigned seed,
+    int mode)
+{
+	struct wjob *j;
+
+	cr_assert_eq(wpool_begin(p, entry(path, (int64_t)n, mode), &j),
+	    ERR_OK);
+	if (n > 0)
+		cr_assert_eq(wpool_add(p, j, pattern(n, seed), n, 0), ERR_OK);
+	wpool_end(p, j);
+}
+
+static void
+expect_file(const char *path, size_t n, unsigned seed, int mode)
+{
+	uint8_t *want = pattern(n, seed), *got;
+	struct stat sb;
+	size_t len;
+
+	got = support_read_file(path, &len);
+	cr_assert_not_null(got, "%s missing", path);
+	cr_expect_eq(len, n, "%s: %zu bytes, want %zu", path, len, n);
+	cr_expect(len != n || memcmp(got, want, n) == 0, "%s differs", path);
+	cr_assert_eq(stat(path, &sb), 0);
+	cr_expect_eq(sb.st_mode & 07777, (mode_t)mode, "%s mode %o", path,
+	    (unsigned)(sb.st_mode & 07777));
+	cr_expect_eq(sb.st_mtime, 1000000000 + (time_t)n);
+	free(want);
+	free(got);
+}
+
+static int nwarn;
+static char lastwarn[512];
+
+static void
+count_warn(void *arg, const char *msg)
+{
+	(void)arg;
+	nwarn++;
+	snprintf(lastwarn, sizeof(lastwarn), "%s", msg);
+}
+
+Test(wpool, many_small_files_and_a_streamed_one)
+{
+	struct wpool *p;
+	struct wjob *j;
+	char name[64];
+	size_t i, big = (5u << 20) + 77, seg = 300000, off;
+	uint8_t *all;
+
+	cr_assert_eq(mkdir("d", 0755), 0);
+	cr_assert_eq(wpool_new(3, FLAGS, 1u << 20, &p), ERR_OK);
+	for (i = 0; i < 200; i++) {
+		snprintf(name, sizeof(name), "d/f%03zu", i);
+		put_whole(p, name, i * 97, (unsigned)i, i % 2 ? 0640 : 0600);
+	}
+	/* streamed: segments handed over one by one, with a 1 MiB queue */
+	all = pattern(big, 9);
+	cr_assert_eq(wpool_begin(p, entry("d/big", (int64_t)big, 0644), &j),
+	    ERR_OK);
+	for (off = 0; off < big; off += seg) {
+		size_t n = big - off < seg ? big - off : seg;
+		uint8_t *b = malloc(n);
+
+		memcpy(b, all + off, n);
+		cr_assert_eq(wpool_add(p, j, b, n, off), ERR_OK);
+	}
+	wpool_end(p, j);
+	cr_assert_eq(wpool_finish(p), 0);
+	cr_assert_eq(wpool_finish(p), 0, "finish is idempotent");
+	wpool_warnings(p, count_warn, NULL);
+	cr_expect_eq(nwarn, 0);
+	wpool_free(p);
+	for (i = 0; i < 200; i++) {
+		snprintf(name, sizeof(name), "d/f%03zu", i);
+		expect_file(name, i * 97, (unsigned)i, i % 2 ? 0640 : 0600);
+	}
+	expect_file("d/big", big, 9, 0644);
+	free(all);
+}
+
+Test(wpool, failures_are_counted_and_named_in_the_callers_thread)
+{
+	struct wpool *p;
+
+	support_write_file("taken", "old", 3);
+	nwarn = 0;
+	cr_assert_eq(wpool_new(2, FLAGS, 1u << 20, &p), ERR_OK);
+	put_whole(p, "taken", 10, 1, 0644);          /* NO_OVERWRITE */
+	put_whole(p, "../escape", 10, 1, 0644);      /* SECURE_NODOTDOT */
+	put_whole(p, "fine", 10, 1, 0644);
+	cr_assert_eq(wpool_finish(p), 2);
+	cr_expect_eq(nwarn, 0, "no warning before it is asked for");
+	wpool_warnings(p, count_warn, NULL);
+	cr_expect_eq(nwarn, 2);
+	cr_expect(strstr(lastwarn, "cannot restore '") != NULL, "%s",
+	    lastwarn);
+	wpool_warnings(p, count_warn, NULL);
+	cr_expect_eq(nwarn, 2, "each warning is delivered once");
+	wpool_free(p);
+	expect_file("fine", 10, 1, 0644);
+	{
+		size_t len;
+		uint8_t *b = support_read_file("taken", &len);
+
+		cr_expect(len == 3 && memcmp(b, "old", 3) == 0,
+		    "an existing file is not overwritten");
+		free(b);
+	}
+	cr_expect_eq(access("../escape", F_OK), -1);
+}
+
+Test(wpool, an_unended_job_does_not_hang_finish, .timeout = 20)
+{
+	struct wpool *p;
+	struct wjob *j;
+
+	cr_assert_eq(wpool_new(2, FLAGS, 1u << 20, &p), ERR_OK);
+	cr_assert_eq(wpool_begin(p, entry("cut", 100, 0644), &j), ERR_OK);
+	cr_assert_eq(wpool_add(p, j, pattern(40, 2), 40, 0), ERR_OK);
+	/* the restore failed here: no wpool_end */
+	wpool_finish(p);
+	wpool_free(p);
+	cr_expect_eq(access("cut", F_OK), 0);
+	cr_assert_eq(wpool_new(1, FLAGS, 1u << 20, &p), ERR_OK);
+	wpool_finish(p);
+	cr_assert_eq(wpool_begin(p, entry("late", 1, 0644), &j), ERR_FAIL,
+	    "a finished pool takes no more jobs");
+	wpool_free(p);
+}
+
+Test(wpool, a_segment_larger_than_the_queue_still_goes_through,
+    .timeout = 20)
+{
+	struct wpool *p;
+
+	cr_assert_eq(wpool_new(1, FLAGS, 4096, &p), ERR_OK);
+	put_whole(p, "a", 3000, 3, 0600);
+	put_whole(p, "b", 100000, 4, 0600);     /* > the whole queue */
+	put_whole(p, "c", 3000, 5, 0600);
+	cr_assert_eq(wpool_finish(p), 0);
+	wpool_free(p);
+	expect_file("a", 3000, 3, 0600);
+	expect_file("b", 100000, 4, 0600);
+	expect_file("c", 3000, 5, 0600);
+}
+
+/* Two entries of one path (a forged archive): the first is written, the
+ * second refused by name, whatever the number of writers. */
+Test(wpool, a_duplicate_path_is_refused_not_silently_skipped)
+{
+	struct wpool *p;
+	char name[32];
+	int i;
+
+	nwarn = 0;
+	cr_assert_eq(wpool_new(4, FLAGS, 1u << 20, &p), ERR_OK);
+	for (i = 0; i < 50; i++) {
+		snprintf(name, sizeof(name), "dup%02d", i);
+		put_whole(p, name, 1000, 1, 0644);
+		put_whole(p, name, 2000, 2, 0600);
+	}
+	cr_assert_eq(wpool_finish(p), 50);
+	wpool_warnings(p, count_warn, NULL);
+	cr_expect_eq(nwarn, 50);
+	cr_expect(strstr(lastwarn, "exists, not overwritten") != NULL, "%s",
+	    lastwarn);
+	wpool_free(p);
+	for (i = 0; i < 50; i++) {
+		snprintf(name, sizeof(name), "dup%02d", i);
+		expect_file(name, 1000, 1, 0644);
+	}
+}
