@@ -697,14 +697,15 @@ hash_zeros(struct rs *r, crypto_generichash_state *h, uint64_t len)
 	}
 }
 
-/* Where an entry's data goes besides the hash: the main thread's write
- * handle, a buffer of cap bytes (checked first, then pooled), or a pool
- * job (streamed). */
+/* Where an entry's data goes: the main thread's write handle (and its
+ * hash), or the pool (which hashes it): a buffer of cap bytes for a small
+ * file, or a job a larger one streams to. */
 struct sink {
 	struct archive *aw;
 	uint8_t *buf;
 	uint64_t cap;
 	struct wjob *job;
+	int pooled;
 };
 
 /* Hand one block to the sink. */
@@ -739,7 +740,7 @@ sink_put(struct rs *r, struct sink *k, const char *path, const void *b,
 	return ERR_OK;
 }
 
-/* Read one entry's data into the sink k; hash it. */
+/* Read one entry's data into the sink k; hash it unless pooled. */
 static int
 copy_entry(struct rs *r, struct archive *ar, struct sink *k,
     struct archive_entry *e, const char *path, uint64_t *size,
@@ -767,15 +768,19 @@ copy_entry(struct rs *r, struct archive *ar, struct sink *k,
 		if ((x = sink_put(r, k, path, buf, len, (uint64_t)off, pos,
 		    werr)) != ERR_OK)
 			return x;
-		hash_zeros(r, &h, (uint64_t)off - pos);
-		crypto_generichash_update(&h, buf, len);
+		if (!k->pooled) {
+			hash_zeros(r, &h, (uint64_t)off - pos);
+			crypto_generichash_update(&h, buf, len);
+		}
 		pos = (uint64_t)off + len;
 		r->st->bytes += len;
 		progress(r, 0);
 	}
 	if (archive_entry_size_is_set(e) &&
 	    (uint64_t)archive_entry_size(e) > pos) {
-		hash_zeros(r, &h, (uint64_t)archive_entry_size(e) - pos);
+		if (!k->pooled)
+			hash_zeros(r, &h, (uint64_t)archive_entry_size(e) -
+			    pos);
 		if (k->buf != NULL && (uint64_t)archive_entry_size(e) <= k->cap)
 			memset(k->buf + pos, 0, (size_t)(
 			    (uint64_t)archive_entry_size(e) - pos));
@@ -1127,6 +1132,7 @@ pool_sink(struct rs *r, struct archive_entry *e, const struct mfile *f,
 {
 	struct archive_entry *c;
 
+	k->pooled = 1;
 	if (f->size <= POOL_SMALL) {
 		k->cap = f->size;
 		if ((k->buf = malloc(f->size > 0 ? (size_t)f->size : 1)) ==
@@ -1140,43 +1146,59 @@ pool_sink(struct rs *r, struct archive_entry *e, const struct mfile *f,
 		err_set("out of memory");
 		return ERR_FAIL;
 	}
-	return wpool_begin(r->wp, c, &k->job);
+	return wpool_begin(r->wp, c, f->hash, &k->job);
 }
 
-/* Queue a checked small file (buf taken over). */
+/* Hand a pooled entry whose data was read whole (size bytes) to the
+ * pool; frees what the sink holds. */
 static int
-pool_put(struct rs *r, struct archive_entry *e, uint8_t *buf, uint64_t len)
+pool_done(struct rs *r, struct archive_entry *e, const struct mfile *f,
+    struct sink *k, uint64_t size)
 {
 	struct archive_entry *c;
-	struct wjob *j;
+	uint8_t *b = k->buf;
 
+	if (k->job != NULL) {
+		wpool_end(r->wp, k->job, size, 0);
+		k->job = NULL;
+		return ERR_OK;
+	}
+	k->buf = NULL;
 	if ((c = archive_entry_clone(e)) == NULL) {
-		free(buf);
+		free(b);
 		err_set("out of memory");
 		return ERR_FAIL;
 	}
-	if (wpool_begin(r->wp, c, &j) != ERR_OK) {
-		free(buf);
-		return ERR_FAIL;
-	}
-	if (len > 0 && wpool_add(r->wp, j, buf, (size_t)len, 0) != ERR_OK) {
-		wpool_end(r->wp, j);
-		return ERR_FAIL;
-	}
-	if (len == 0)
-		free(buf);
-	wpool_end(r->wp, j);
-	return ERR_OK;
+	return wpool_put(r->wp, c, f->hash, b, (size_t)size);
 }
 
-/* Write what the pool holds; count and report what it could not write. */
-static void
+/* ERR_CORRUPT (and the error set) once the pool found a file whose data
+ * does not match its manifest record. */
+static int
+pool_check(struct rs *r)
+{
+	char path[1024];
+	uint64_t n;
+
+	if (r->wp == NULL || (n = wpool_corrupt(r->wp, path, sizeof(path))) ==
+	    0)
+		return ERR_OK;
+	r->st->mismatches = n;
+	err_set("archive %s: '%s' does not match its recorded size and hash",
+	    r->a->id, path);
+	return ERR_CORRUPT;
+}
+
+/* Check and write what the pool holds; report what it could not write.
+ * ERR_CORRUPT if a file failed its check. */
+static int
 pool_finish(struct rs *r)
 {
 	if (r->wp == NULL)
-		return;
+		return ERR_OK;
 	r->refused += wpool_finish(r->wp);
 	wpool_warnings(r->wp, r->o->warn, r->o->arg);
+	return pool_check(r);
 }
 
 /* Restore or check one tar entry against its manifest record. */
@@ -1185,7 +1207,7 @@ one_entry(struct rs *r, struct archive *ar, struct archive *aw,
     struct archive_entry *e)
 {
 	const char *path = archive_entry_pathname(e), *hl;
-	struct sink sk = { NULL, NULL, 0, NULL };
+	struct sink sk = { NULL, NULL, 0, NULL, 0 };
 	struct mfile f;
 	uint8_t hash[32];
 	uint64_t size;
@@ -1251,9 +1273,9 @@ one_entry(struct rs *r, struct archive *ar, struct archive *aw,
 		    (hl == NULL && (rc = links_add(r, path)) != ERR_OK))
 			goto done;
 		skip = 1;
-	} else if (aw != NULL && r->wp != NULL && pooled(e, hl, &f)) {
-		/* Small files are checked whole in memory first, then
-		 * written by the pool; larger ones stream to it. */
+	} else if (r->wp != NULL && pooled(e, hl, &f)) {
+		/* Checked (and written) by the pool: small files whole, only
+		 * once they passed; larger ones stream to it. */
 		if ((rc = pool_sink(r, e, &f, &sk)) != ERR_OK)
 			goto done;
 		skip = 1;
@@ -1274,14 +1296,10 @@ one_entry(struct rs *r, struct archive *ar, struct archive *aw,
 	    ERR_OK)
 		goto done;
 	if (f.type == MF_FILE && (size != f.size ||
-	    memcmp(hash, f.hash, 32) != 0)) {
-		/* Do not leave a file that fails its check behind. */
-		if (sk.job != NULL) {
-			wpool_end(r->wp, sk.job);
-			sk.job = NULL;
-			pool_finish(r);
-			unlink_beneath(path);
-		} else if (aw != NULL && !skip && !werr)
+	    (!sk.pooled && memcmp(hash, f.hash, 32) != 0))) {
+		/* Do not leave a file that fails its check behind (the pool
+		 * drops an aborted job). */
+		if (aw != NULL && !skip && !werr)
 			unlink_beneath(path);
 		r->st->mismatches++;
 		err_set("archive %s: '%s' does not match its recorded size "
@@ -1295,21 +1313,18 @@ one_entry(struct rs *r, struct archive *ar, struct archive *aw,
 		    archive_error_string(aw));
 		r->refused++;
 	}
-	if (sk.buf != NULL) {
-		rc = pool_put(r, e, sk.buf, size);
-		sk.buf = NULL;
-		if (rc != ERR_OK)
+	if (sk.pooled && (rc = pool_done(r, e, &f, &sk, size)) != ERR_OK)
+		goto done;
+	if (r->wp != NULL) {
+		wpool_warnings(r->wp, r->o->warn, r->o->arg);
+		if ((rc = pool_check(r)) != ERR_OK)
 			goto done;
 	}
-	if (sk.job != NULL) {
-		wpool_end(r->wp, sk.job);
-		sk.job = NULL;
-	}
-	if (r->wp != NULL)
-		wpool_warnings(r->wp, r->o->warn, r->o->arg);
 	r->st->files++;
 	rc = ERR_OK;
 done:
+	if (sk.job != NULL)
+		wpool_end(r->wp, sk.job, 0, 1);
 	free(sk.buf);
 	manifest_file_release(&f);
 	return rc;
@@ -1354,7 +1369,8 @@ run_tar(struct rs *r)
 		    r->o) & ~ARCHIVE_EXTRACT_SECURE_SYMLINKS, POOL_QUEUE,
 		    &r->wp)) != ERR_OK)
 			goto done;
-	}
+	} else if ((rc = wpool_new(0, 0, POOL_QUEUE, &r->wp)) != ERR_OK)
+		goto done;      /* a verification: the pool only hashes */
 	if (archive_read_open(ar, r, NULL, feed, NULL) != ARCHIVE_OK) {
 		rc = r->feed_status != ERR_OK ? r->feed_status : ERR_CORRUPT;
 		if (r->feed_status == ERR_OK)
@@ -1386,7 +1402,8 @@ run_tar(struct rs *r)
 		}
 		goto done;
 	}
-	pool_finish(r);
+	if ((rc = pool_finish(r)) != ERR_OK)
+		goto done;
 	if (safe != NULL)
 		write_deferred(r, safe);
 	if (aw != NULL && archive_write_close(aw) != ARCHIVE_OK)

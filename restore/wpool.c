@@ -1,10 +1,15 @@
 /*
- * Writer pool for restores: see wpool.h.  One mutex guards the writers'
- * FIFOs of jobs, each job's list of data segments and the queued byte
- * count.  A job goes to the writer its path hashes to, so two entries of
- * one path are written by one thread in archive order, and the existence
- * check before each file is exact: libarchive's NO_OVERWRITE alone would
- * skip an existing file silently.
+ * Check-and-write pool of a restore: see wpool.h.  One mutex guards the
+ * intake (jobs in archive order), the writers' FIFOs, every job's segment
+ * list and the queued byte count; hashing and writing run unlocked.
+ *
+ * A job is held by the hasher until it has hashed it, once forwarded by
+ * one writer, and a streamed one by the caller until wpool_end (refs).
+ * A file found bad has its waiting segments freed at once, and data the
+ * caller still adds to it is dropped, so the queue never fills with it.  Segments are appended by the caller, marked
+ * ready by the hasher, and written and freed by the writer; the hasher's
+ * cursor (hnext) is the first segment not yet hashed, which no writer
+ * touches.  Without writers the hasher frees each segment itself.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -12,14 +17,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <sodium.h>
 
 #include "err.h"
 #include "wpool.h"
 
-#define WPOOL_MAX_THREADS 8
+#define WPOOL_MAX_WRITERS 8
 #define WPOOL_MAX_MSGS 256      /* warnings kept until delivered */
 
 struct seg {
@@ -27,52 +34,90 @@ struct seg {
 	uint8_t *data;
 	size_t len;
 	uint64_t off;
+	int ready;                  /* hashed: a writer may write it */
 };
 
 struct wjob {
-	struct wjob *next;
+	struct wjob *next;          /* in the intake, then in a writer's FIFO */
 	struct archive_entry *e;
-	struct seg *head, *tail;
-	int ended;
+	uint8_t expect[32];
+	struct seg *head, *tail;    /* not yet written or freed */
+	struct seg *hnext;          /* first segment not yet hashed */
+	uint64_t size;              /* set by wpool_end */
+	int whole;                  /* held whole: forwarded once it passed */
+	int ended, aborted;         /* set by the caller */
+	int hashed, bad;            /* set by the hasher */
+	int refs;
 };
 
 struct writer {
 	struct wpool *p;
 	pthread_t tid;
-	struct wjob *head, *tail;   /* this writer's FIFO */
+	struct wjob *head, *tail;
 };
 
 struct wpool {
 	pthread_mutex_t mu;
-	pthread_cond_t more;        /* a job, a segment or an end arrived */
+	pthread_cond_t more;        /* a job, segment, end or verdict arrived */
 	pthread_cond_t room;        /* queued bytes fell */
+	struct wjob *in_head, *in_tail;
 	size_t queued, maxqueued;
-	int stopping;
-	int finished;
-	uint64_t failed;
+	int stopping, hasher_done, finished;
+	uint64_t failed, corrupt;
+	char *first_bad;
 	char *msgs[WPOOL_MAX_MSGS]; /* undelivered warnings */
 	size_t nmsgs;
 	uint64_t dropped;           /* warnings beyond WPOOL_MAX_MSGS */
 	int flags;
-	int nthreads;
-	struct writer w[WPOOL_MAX_THREADS];
+	int nwriters;
+	int hasher_started;
+	pthread_t hasher;
+	struct writer w[WPOOL_MAX_WRITERS];
 };
 
+/* Free a segment and give its bytes back to the queue; lock held. */
 static void
-job_free(struct wjob *j)
+seg_drop(struct wpool *p, struct seg *s)
+{
+	p->queued -= s->len;
+	pthread_cond_broadcast(&p->room);
+	free(s->data);
+	free(s);
+}
+
+/* Drop one hold on j, freeing it with the last; lock held. */
+static void
+job_unref(struct wpool *p, struct wjob *j)
 {
 	struct seg *s;
 
+	if (--j->refs > 0)
+		return;
 	while ((s = j->head) != NULL) {
 		j->head = s->next;
-		free(s->data);
-		free(s);
+		seg_drop(p, s);
 	}
 	archive_entry_free(j->e);
 	free(j);
 }
 
-/* Note one failed entry (with the lock held). */
+static struct wjob *
+job_new(struct archive_entry *e, const uint8_t hash[32])
+{
+	struct wjob *j;
+
+	if ((j = calloc(1, sizeof(*j))) == NULL) {
+		archive_entry_free(e);
+		err_set("out of memory");
+		return NULL;
+	}
+	j->e = e;
+	memcpy(j->expect, hash, 32);
+	j->refs = 1;
+	return j;
+}
+
+/* Note one file that could not be written; lock held. */
 static void
 failed(struct wpool *p, const char *path, const char *why)
 {
@@ -87,21 +132,159 @@ failed(struct wpool *p, const char *path, const char *why)
 		p->dropped++;
 }
 
-/* Next segment of j (NULL at its end, or once the pool is stopping: the
- * restore failed before ending j), waiting for it; lock held. */
-static struct seg *
-next_seg(struct wpool *p, struct wjob *j)
+/* FNV-1a of a path (NULL hashes as ""). */
+static unsigned
+path_hash(const char *s)
+{
+	unsigned h = 2166136261u;
+
+	for (; s != NULL && *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
+/* Hand j to the writer its path hashes to; lock held. */
+static void
+forward(struct wpool *p, struct wjob *j)
+{
+	struct writer *w = &p->w[path_hash(archive_entry_pathname(j->e)) %
+	    (unsigned)p->nwriters];
+
+	j->refs++;
+	j->next = NULL;
+	if (w->tail != NULL)
+		w->tail->next = j;
+	else
+		w->head = j;
+	w->tail = j;
+	pthread_cond_broadcast(&p->more);
+}
+
+static void
+hash_zeros(crypto_generichash_state *h, uint64_t n)
+{
+	static const uint8_t zeros[4096];
+
+	while (n > 0) {
+		size_t k = n > sizeof(zeros) ? sizeof(zeros) : (size_t)n;
+
+		crypto_generichash_update(h, zeros, k);
+		n -= k;
+	}
+}
+
+/* Mark j failed and free the segments it still holds; lock held. */
+static void
+kill_job(struct wpool *p, struct wjob *j)
 {
 	struct seg *s;
 
-	while (j->head == NULL && !j->ended && !p->stopping)
-		pthread_cond_wait(&p->more, &p->mu);
-	if ((s = j->head) != NULL) {
+	j->hashed = j->bad = 1;
+	j->hnext = NULL;
+	while ((s = j->head) != NULL) {
 		j->head = s->next;
-		if (j->head == NULL)
-			j->tail = NULL;
+		seg_drop(p, s);
 	}
-	return s;
+	j->tail = NULL;
+	pthread_cond_broadcast(&p->more);
+}
+
+/*
+ * Hash j's segments as they arrive, in order, and give the verdict;
+ * lock held on entry and exit.  Without writers, each segment is freed
+ * once hashed.
+ */
+static void
+check(struct wpool *p, struct wjob *j)
+{
+	crypto_generichash_state h;
+	uint8_t got[32];
+	uint64_t pos = 0;
+	struct seg *s;
+	int bad = 0;
+
+	crypto_generichash_init(&h, NULL, 0, 32);
+	for (;;) {
+		while (j->hnext == NULL && !j->ended && !p->stopping)
+			pthread_cond_wait(&p->more, &p->mu);
+		if ((s = j->hnext) == NULL)
+			break;
+		pthread_mutex_unlock(&p->mu);
+		if (!bad && s->off < pos)
+			bad = 1;        /* overlapping data */
+		if (!bad) {
+			hash_zeros(&h, s->off - pos);
+			crypto_generichash_update(&h, s->data, s->len);
+			pos = s->off + s->len;
+		}
+		pthread_mutex_lock(&p->mu);
+		s->ready = 1;
+		j->hnext = s->next;
+		if (p->nwriters == 0) {
+			j->head = s->next;
+			if (j->head == NULL)
+				j->tail = NULL;
+			seg_drop(p, s);
+		}
+		pthread_cond_broadcast(&p->more);
+	}
+	if (!j->ended)
+		j->aborted = 1;         /* the pool stops before the caller ended it */
+	if (!bad && !j->aborted) {
+		if (j->size < pos)
+			bad = 1;
+		else {
+			pthread_mutex_unlock(&p->mu);
+			hash_zeros(&h, j->size - pos);
+			crypto_generichash_final(&h, got, sizeof(got));
+			bad = sodium_memcmp(got, j->expect, 32) != 0;
+			pthread_mutex_lock(&p->mu);
+		}
+	}
+	if (bad && !j->aborted) {
+		p->corrupt++;
+		if (p->first_bad == NULL)
+			p->first_bad = strdup(archive_entry_pathname(j->e) ?
+			    archive_entry_pathname(j->e) : "?");
+	}
+	if (bad || j->aborted)
+		kill_job(p, j);
+	j->hashed = 1;
+	pthread_cond_broadcast(&p->more);
+}
+
+static void *
+hasher(void *arg)
+{
+	struct wpool *p = arg;
+	struct wjob *j;
+
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		while (p->in_head == NULL && !p->stopping)
+			pthread_cond_wait(&p->more, &p->mu);
+		if ((j = p->in_head) == NULL)
+			break;
+		p->in_head = j->next;
+		if (p->in_head == NULL)
+			p->in_tail = NULL;
+		if (p->corrupt > 0) {
+			/* Nothing after a failed file is written. */
+			kill_job(p, j);
+			job_unref(p, j);
+			continue;
+		}
+		if (!j->whole && p->nwriters > 0)
+			forward(p, j);  /* streams to its writer as it is hashed */
+		check(p, j);
+		if (j->whole && !j->bad && p->nwriters > 0)
+			forward(p, j);
+		job_unref(p, j);
+	}
+	p->hasher_done = 1;
+	pthread_cond_broadcast(&p->more);
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
 }
 
 /* Is anything (even a dangling symlink) at path? */
@@ -113,45 +296,72 @@ exists(const char *path)
 	return path != NULL && (lstat(path, &sb) == 0 || errno != ENOENT);
 }
 
-/* Write one file; after a failure, its remaining data is discarded. */
+/* Next ready segment of j, NULL when there is none to write (all written,
+ * or the file failed); lock held. */
+static struct seg *
+next_ready(struct wpool *p, struct wjob *j)
+{
+	struct seg *s;
+
+	for (;;) {
+		if (j->hashed && j->bad)
+			return NULL;
+		if ((s = j->head) != NULL && s->ready) {
+			j->head = s->next;
+			if (j->head == NULL)
+				j->tail = NULL;
+			return s;
+		}
+		if (j->hashed)
+			return NULL;
+		pthread_cond_wait(&p->more, &p->mu);
+	}
+}
+
+/* Write one file; a file that fails its hash is removed again. */
 static void
 write_job(struct wpool *p, struct archive *aw, struct wjob *j)
 {
-	const char *why = NULL;
+	const char *path = archive_entry_pathname(j->e), *why = NULL;
 	struct seg *s;
-	int ok;
+	int created = 0, bad;
 
 	if (aw == NULL)
 		why = "out of memory";
-	else if ((p->flags & ARCHIVE_EXTRACT_NO_OVERWRITE) &&
-	    exists(archive_entry_pathname(j->e)))
+	else if ((p->flags & ARCHIVE_EXTRACT_NO_OVERWRITE) && exists(path))
 		why = "it exists, not overwritten (use --overwrite)";
 	else if (archive_write_header(aw, j->e) < ARCHIVE_WARN)
 		why = archive_error_string(aw);
-	ok = why == NULL;
+	else
+		created = 1;
 	pthread_mutex_lock(&p->mu);
-	while ((s = next_seg(p, j)) != NULL) {
+	while ((s = next_ready(p, j)) != NULL) {
 		pthread_mutex_unlock(&p->mu);
-		if (ok && archive_write_data_block(aw, s->data, s->len,
-		    (la_int64_t)s->off) < ARCHIVE_WARN)
-			ok = 0;
+		if (why == NULL && archive_write_data_block(aw, s->data,
+		    s->len, (la_int64_t)s->off) < ARCHIVE_WARN)
+			why = archive_error_string(aw);
 		pthread_mutex_lock(&p->mu);
-		p->queued -= s->len;
-		pthread_cond_broadcast(&p->room);
-		free(s->data);
-		free(s);
+		seg_drop(p, s);
 	}
+	bad = j->bad;
 	pthread_mutex_unlock(&p->mu);
-	if (ok && archive_write_finish_entry(aw) >= ARCHIVE_WARN)
-		return;
-	if (why == NULL)
+	if (created && archive_write_finish_entry(aw) < ARCHIVE_WARN &&
+	    why == NULL)
 		why = archive_error_string(aw);
-	pthread_mutex_lock(&p->mu);
-	failed(p, archive_entry_pathname(j->e), why);
-	pthread_mutex_unlock(&p->mu);
+	if (bad) {
+		/* Counted by the hasher (or dropped by the caller). */
+		if (created)
+			unlink(path);
+		return;
+	}
+	if (why != NULL) {
+		pthread_mutex_lock(&p->mu);
+		failed(p, path, why);
+		pthread_mutex_unlock(&p->mu);
+	}
 }
 
-/* Take w's next job; NULL once stopping and w's queue is empty. */
+/* Take w's next job; NULL once the hasher is done and w's FIFO empty. */
 static struct wjob *
 take(struct writer *w)
 {
@@ -159,7 +369,7 @@ take(struct writer *w)
 	struct wjob *j;
 
 	pthread_mutex_lock(&p->mu);
-	while (w->head == NULL && !p->stopping)
+	while (w->head == NULL && !p->hasher_done)
 		pthread_cond_wait(&p->more, &p->mu);
 	if ((j = w->head) != NULL) {
 		w->head = j->next;
@@ -184,7 +394,9 @@ writer(void *arg)
 	}
 	while ((j = take(w)) != NULL) {
 		write_job(p, aw, j);
-		job_free(j);
+		pthread_mutex_lock(&p->mu);
+		job_unref(p, j);
+		pthread_mutex_unlock(&p->mu);
 	}
 	if (aw != NULL) {
 		if (archive_write_close(aw) != ARCHIVE_OK) {
@@ -198,16 +410,16 @@ writer(void *arg)
 }
 
 int
-wpool_new(int nthreads, int flags, size_t maxqueued, struct wpool **pp)
+wpool_new(int nwriters, int flags, size_t maxqueued, struct wpool **pp)
 {
 	struct wpool *p;
 	int i;
 
 	*pp = NULL;
-	if (nthreads < 1)
-		nthreads = 1;
-	if (nthreads > WPOOL_MAX_THREADS)
-		nthreads = WPOOL_MAX_THREADS;
+	if (nwriters < 0)
+		nwriters = 0;
+	if (nwriters > WPOOL_MAX_WRITERS)
+		nwriters = WPOOL_MAX_WRITERS;
 	if ((p = calloc(1, sizeof(*p))) == NULL) {
 		err_set("out of memory");
 		return ERR_FAIL;
@@ -217,59 +429,134 @@ wpool_new(int nthreads, int flags, size_t maxqueued, struct wpool **pp)
 	pthread_cond_init(&p->room, NULL);
 	p->maxqueued = maxqueued;
 	p->flags = flags;
-	for (i = 0; i < nthreads; i++) {
+	for (i = 0; i < nwriters; i++) {
 		p->w[i].p = p;
 		if (pthread_create(&p->w[i].tid, NULL, writer, &p->w[i]) != 0)
 			break;
-		p->nthreads++;
+		p->nwriters++;
 	}
-	if (p->nthreads == 0) {
+	if ((nwriters > 0 && p->nwriters == 0) ||
+	    pthread_create(&p->hasher, NULL, hasher, p) != 0) {
+		p->hasher_done = 1;     /* lets started writers end */
 		wpool_free(p);
-		err_set("cannot start a writer thread");
+		err_set("cannot start the restore's threads");
 		return ERR_FAIL;
 	}
+	p->hasher_started = 1;
 	*pp = p;
 	return ERR_OK;
 }
 
-/* FNV-1a of a path (NULL hashes as ""). */
-static unsigned
-path_hash(const char *s)
+/* Wait for room for len bytes; lock held.  -1 if the pool is stopping. */
+static int
+wait_room(struct wpool *p, size_t len)
 {
-	unsigned h = 2166136261u;
+	while (!p->stopping && p->queued > 0 && p->queued + len > p->maxqueued)
+		pthread_cond_wait(&p->room, &p->mu);
+	if (p->stopping) {
+		err_set("internal error: the writer pool has finished");
+		return -1;
+	}
+	return 0;
+}
 
-	for (; s != NULL && *s != '\0'; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h;
+/* Append j to the intake; lock held. */
+static void
+intake(struct wpool *p, struct wjob *j)
+{
+	if (p->in_tail != NULL)
+		p->in_tail->next = j;
+	else
+		p->in_head = j;
+	p->in_tail = j;
+	pthread_cond_broadcast(&p->more);
+}
+
+/* Append segment s to j; lock held. */
+static void
+append(struct wpool *p, struct wjob *j, struct seg *s)
+{
+	if (j->tail != NULL)
+		j->tail->next = s;
+	else
+		j->head = s;
+	j->tail = s;
+	if (j->hnext == NULL)
+		j->hnext = s;
+	p->queued += s->len;
+	pthread_cond_broadcast(&p->more);
+}
+
+static struct seg *
+seg_new(uint8_t *data, size_t len, uint64_t off)
+{
+	struct seg *s;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		free(data);
+		err_set("out of memory");
+		return NULL;
+	}
+	s->data = data;
+	s->len = len;
+	s->off = off;
+	return s;
 }
 
 int
-wpool_begin(struct wpool *p, struct archive_entry *e, struct wjob **jp)
+wpool_put(struct wpool *p, struct archive_entry *e, const uint8_t hash[32],
+    uint8_t *data, size_t len)
 {
-	struct writer *w;
+	struct wjob *j;
+	struct seg *s = NULL;
+
+	if ((j = job_new(e, hash)) == NULL) {
+		free(data);
+		return ERR_FAIL;
+	}
+	if (len > 0 && (s = seg_new(data, len, 0)) == NULL) {
+		archive_entry_free(j->e);
+		free(j);
+		return ERR_FAIL;
+	}
+	if (len == 0)
+		free(data);
+	j->whole = j->ended = 1;
+	j->size = len;
+	pthread_mutex_lock(&p->mu);
+	if (wait_room(p, len) != 0) {
+		if (s != NULL)
+			append(p, j, s);
+		job_unref(p, j);
+		pthread_mutex_unlock(&p->mu);
+		return ERR_FAIL;
+	}
+	if (s != NULL)
+		append(p, j, s);
+	intake(p, j);
+	pthread_mutex_unlock(&p->mu);
+	return ERR_OK;
+}
+
+int
+wpool_begin(struct wpool *p, struct archive_entry *e, const uint8_t hash[32],
+    struct wjob **jp)
+{
 	struct wjob *j;
 
 	*jp = NULL;
-	if ((j = calloc(1, sizeof(*j))) == NULL) {
-		archive_entry_free(e);
-		err_set("out of memory");
+	if ((j = job_new(e, hash)) == NULL)
 		return ERR_FAIL;
-	}
-	j->e = e;
-	w = &p->w[path_hash(archive_entry_pathname(e)) % (unsigned)p->nthreads];
+	j->refs++;      /* the caller's, until wpool_end */
 	pthread_mutex_lock(&p->mu);
 	if (p->stopping) {
+		j->refs = 1;
+		job_unref(p, j);
 		pthread_mutex_unlock(&p->mu);
-		job_free(j);
-		err_set("internal error: writer pool already finished");
+		err_set("internal error: the writer pool has finished");
 		return ERR_FAIL;
 	}
-	if (w->tail != NULL)
-		w->tail->next = j;
-	else
-		w->head = j;
-	w->tail = j;
-	pthread_cond_broadcast(&p->more);
+	intake(p, j);
 	pthread_mutex_unlock(&p->mu);
 	*jp = j;
 	return ERR_OK;
@@ -280,36 +567,49 @@ wpool_add(struct wpool *p, struct wjob *j, uint8_t *data, size_t len,
     uint64_t off)
 {
 	struct seg *s;
+	int rc;
 
-	if ((s = calloc(1, sizeof(*s))) == NULL) {
-		free(data);
-		err_set("out of memory");
+	if ((s = seg_new(data, len, off)) == NULL)
 		return ERR_FAIL;
-	}
-	s->data = data;
-	s->len = len;
-	s->off = off;
 	pthread_mutex_lock(&p->mu);
-	while (p->queued > 0 && p->queued + len > p->maxqueued)
-		pthread_cond_wait(&p->room, &p->mu);
-	if (j->tail != NULL)
-		j->tail->next = s;
-	else
-		j->head = s;
-	j->tail = s;
-	p->queued += len;
-	pthread_cond_broadcast(&p->more);
+	rc = wait_room(p, len) != 0 ? ERR_FAIL : ERR_OK;
+	if (rc == ERR_OK && !(j->hashed && j->bad)) {
+		append(p, j, s);
+		s = NULL;
+	}
+	/* else the file already failed: nothing more of it is kept */
 	pthread_mutex_unlock(&p->mu);
-	return ERR_OK;
+	if (s != NULL) {
+		free(s->data);
+		free(s);
+	}
+	return rc;
 }
 
 void
-wpool_end(struct wpool *p, struct wjob *j)
+wpool_end(struct wpool *p, struct wjob *j, uint64_t size, int abort)
 {
 	pthread_mutex_lock(&p->mu);
+	j->size = size;
+	j->aborted = abort != 0;
 	j->ended = 1;
 	pthread_cond_broadcast(&p->more);
+	job_unref(p, j);
 	pthread_mutex_unlock(&p->mu);
+}
+
+uint64_t
+wpool_corrupt(struct wpool *p, char *path, size_t cap)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&p->mu);
+	n = p->corrupt;
+	if (cap > 0)
+		snprintf(path, cap, "%s", p->first_bad != NULL ?
+		    p->first_bad : "");
+	pthread_mutex_unlock(&p->mu);
+	return n;
 }
 
 uint64_t
@@ -321,8 +621,11 @@ wpool_finish(struct wpool *p)
 		pthread_mutex_lock(&p->mu);
 		p->stopping = 1;
 		pthread_cond_broadcast(&p->more);
+		pthread_cond_broadcast(&p->room);
 		pthread_mutex_unlock(&p->mu);
-		for (i = 0; i < p->nthreads; i++)
+		if (p->hasher_started)
+			pthread_join(p->hasher, NULL);
+		for (i = 0; i < p->nwriters; i++)
 			pthread_join(p->w[i].tid, NULL);
 		p->finished = 1;
 	}
@@ -359,19 +662,12 @@ wpool_warnings(struct wpool *p, void (*warn)(void *arg, const char *msg),
 void
 wpool_free(struct wpool *p)
 {
-	struct wjob *j;
-	int i;
-
 	if (p == NULL)
 		return;
 	wpool_finish(p);
-	for (i = 0; i < WPOOL_MAX_THREADS; i++)
-		while ((j = p->w[i].head) != NULL) {
-			p->w[i].head = j->next;
-			job_free(j);
-		}
 	while (p->nmsgs > 0)
 		free(p->msgs[--p->nmsgs]);
+	free(p->first_bad);
 	pthread_cond_destroy(&p->more);
 	pthread_cond_destroy(&p->room);
 	pthread_mutex_destroy(&p->mu);

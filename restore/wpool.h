@@ -7,52 +7,76 @@
 struct archive_entry;
 
 /*
- * A pool of threads that write regular files to disk, each through its
- * own libarchive write_disk handle, so that creating and filling files
- * (kernel work that dominates restores) runs on every core while the
- * restore's main thread reads, authenticates and hashes the next entries.
- * Only for plain regular files in a target that holds no symlink, whose
- * parent directories the caller has made.  A file is a job: its entry,
- * then segments of its data, then its end.  Entries of one path are
- * written in the order given, and with ARCHIVE_EXTRACT_NO_OVERWRITE a
- * path that exists is refused (not skipped silently, as libarchive
- * would).  The data bytes queued but not yet written are bounded.
+ * The back half of a restore's pipeline, off the thread that reads the
+ * tar stream: a hasher thread checks each regular file's content against
+ * the BLAKE2b-256 its manifest records, in archive order, and hands files
+ * that pass to a pool of writer threads, each with its own libarchive
+ * write_disk handle, so that hashing and creating files (kernel work that
+ * dominates restores) use every core.  With no writers, it only checks
+ * (a verification).
+ *
+ * Order and safety are those of a sequential restore: a file small enough
+ * to be held whole is written only after it passed; a larger one streams
+ * to its writer as it is hashed and is removed if it fails; once a file
+ * fails, nothing after it is written.  Entries of one path go to one
+ * writer, in order, and with ARCHIVE_EXTRACT_NO_OVERWRITE a path that
+ * exists is refused (libarchive alone would skip it silently).  Only for
+ * plain regular files in a target that holds no symlink, whose parent
+ * directories the caller makes.  The data bytes waiting are bounded.
  */
 struct wpool;
 struct wjob;
 
 /*
- * wpool_new(nthreads, flags, maxqueued, &p): start nthreads writers whose
- * handles use the write_disk option flags; at most maxqueued bytes of
- * file data wait at a time (a larger segment waits for an empty queue).
- * ERR_OK or ERR_FAIL.
+ * wpool_new(nwriters, flags, maxqueued, &p): start the hasher and
+ * nwriters writers (0: check only) whose handles use the write_disk
+ * option flags; at most maxqueued bytes of file data wait at a time (a
+ * larger piece waits for an empty queue).  ERR_OK or ERR_FAIL.
  */
-int wpool_new(int nthreads, int flags, size_t maxqueued, struct wpool **p);
+int wpool_new(int nwriters, int flags, size_t maxqueued, struct wpool **p);
 
 /*
- * wpool_begin(p, e, &job): queue a file whose entry is e (taken over);
- * wpool_add(p, job, data, len, off): hand over len bytes (malloc'd, taken
- * over) to write at offset off, waiting while the queue is full;
- * wpool_end(p, job): no more data; job belongs to the pool from then on.
- * ERR_OK, or ERR_FAIL if out of memory or the pool has been finished
- * (what was handed over is freed either way).
+ * wpool_put(p, e, hash, data, len): a whole file: entry e (taken over),
+ * the BLAKE2b-256 its len bytes of content (malloc'd, taken over) must
+ * have.  Waits while the queue is full.
  */
-int wpool_begin(struct wpool *p, struct archive_entry *e, struct wjob **job);
+int wpool_put(struct wpool *p, struct archive_entry *e,
+    const uint8_t hash[32], uint8_t *data, size_t len);
+
+/*
+ * A streamed file: wpool_begin(p, e, hash, &job) queues it;
+ * wpool_add(p, job, data, len, off) hands over len bytes (malloc'd, taken
+ * over) at offset off, waiting while the queue is full;
+ * wpool_end(p, job, size, abort) says the content is complete at size
+ * bytes, or with abort that the file is to be dropped (the caller found
+ * it bad).  The job belongs to the pool after wpool_end.
+ *
+ * All return ERR_OK, or ERR_FAIL if out of memory or the pool has been
+ * finished (what was handed over is freed either way).
+ */
+int wpool_begin(struct wpool *p, struct archive_entry *e,
+    const uint8_t hash[32], struct wjob **job);
 int wpool_add(struct wpool *p, struct wjob *job, uint8_t *data, size_t len,
     uint64_t off);
-void wpool_end(struct wpool *p, struct wjob *job);
+void wpool_end(struct wpool *p, struct wjob *job, uint64_t size, int abort);
 
 /*
- * wpool_finish(p): write everything queued, stop the threads and close
- * their handles; returns the number of entries that could not be written.
- * Every begun job must have been ended.  Idempotent.
+ * wpool_corrupt(p, path, cap): how many files failed their hash so far;
+ * path receives the first one's name.
+ */
+uint64_t wpool_corrupt(struct wpool *p, char *path, size_t cap);
+
+/*
+ * wpool_finish(p): check and write everything queued (a job never ended
+ * is dropped), stop the threads and close their handles; returns the
+ * number of files that could not be written.  Idempotent.
  */
 uint64_t wpool_finish(struct wpool *p);
 
 /*
  * wpool_warnings(p, warn, arg): call warn(arg, msg) in the calling thread
- * for each entry the writers failed since the last call (the first 256
- * by name, then a count), so that one thread prints warnings.
+ * for each file the writers could not write since the last call (the
+ * first 256 by name, then a count), so that one thread prints warnings.
  */
 void wpool_warnings(struct wpool *p, void (*warn)(void *arg,
     const char *msg), void *arg);

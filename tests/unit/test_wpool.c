@@ -1,9 +1,11 @@
 /*
- * Unit tests for restore/wpool.c, the restore's writer pool: many small
- * files and a file streamed in segments land byte for byte with their
- * modes; a full queue blocks the producer instead of growing; an entry
- * that cannot be written is counted and named once, from the caller's
- * thread; a job cut short (the restore failed) does not hang finish.
+ * Unit tests for restore/wpool.c, the restore's check-and-write pool:
+ * many small files and a file streamed in segments land byte for byte
+ * with their modes; a full queue blocks the producer instead of growing;
+ * an entry that cannot be written is counted and named once, from the
+ * caller's thread; a file whose content does not match its hash is not
+ * left behind and nothing after it is written; without writers the pool
+ * only checks; a job cut short (the restore failed) does not hang finish.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -15,6 +17,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <criterion/criterion.h>
+#include <sodium.h>
 
 #include "err.h"
 #include "support.h"
@@ -75,16 +78,54 @@ pattern(size_t n, unsigned seed)
 }
 
 static void
+hash_of(const uint8_t *b, size_t n, uint8_t out[32])
+{
+	crypto_generichash(out, 32, b, n, NULL, 0);
+}
+
+/* A whole file; with bad, the hash given is wrong. */
+static void
+put_whole_h(struct wpool *p, const char *path, size_t n, unsigned seed,
+    int mode, int bad)
+{
+	uint8_t *b = pattern(n, seed), h[32];
+
+	hash_of(b, n, h);
+	h[0] ^= (uint8_t)bad;
+	cr_assert_eq(wpool_put(p, entry(path, (int64_t)n, mode), h, b, n),
+	    ERR_OK);
+}
+
+static void
 put_whole(struct wpool *p, const char *path, size_t n, unsigned seed,
     int mode)
 {
-	struct wjob *j;
+	put_whole_h(p, path, n, seed, mode, 0);
+}
 
-	cr_assert_eq(wpool_begin(p, entry(path, (int64_t)n, mode), &j),
+/* A streamed file in segments of seg bytes; with bad, the hash is wrong;
+ * with abort, the caller drops it at the end. */
+static void
+put_stream(struct wpool *p, const char *path, size_t n, size_t seg,
+    unsigned seed, int bad, int abort)
+{
+	uint8_t *all = pattern(n, seed), h[32];
+	struct wjob *j;
+	size_t off;
+
+	hash_of(all, n, h);
+	h[5] ^= (uint8_t)bad;
+	cr_assert_eq(wpool_begin(p, entry(path, (int64_t)n, 0644), h, &j),
 	    ERR_OK);
-	if (n > 0)
-		cr_assert_eq(wpool_add(p, j, pattern(n, seed), n, 0), ERR_OK);
-	wpool_end(p, j);
+	for (off = 0; off < n; off += seg) {
+		size_t k = n - off < seg ? n - off : seg;
+		uint8_t *b = malloc(k);
+
+		memcpy(b, all + off, k);
+		cr_assert_eq(wpool_add(p, j, b, k, off), ERR_OK);
+	}
+	wpool_end(p, j, n, abort);
+	free(all);
 }
 
 static void
@@ -120,10 +161,8 @@ count_warn(void *arg, const char *msg)
 Test(wpool, many_small_files_and_a_streamed_one)
 {
 	struct wpool *p;
-	struct wjob *j;
 	char name[64];
-	size_t i, big = (5u << 20) + 77, seg = 300000, off;
-	uint8_t *all;
+	size_t i, big = (5u << 20) + 77;
 
 	cr_assert_eq(mkdir("d", 0755), 0);
 	cr_assert_eq(wpool_new(3, FLAGS, 1u << 20, &p), ERR_OK);
@@ -132,19 +171,10 @@ Test(wpool, many_small_files_and_a_streamed_one)
 		put_whole(p, name, i * 97, (unsigned)i, i % 2 ? 0640 : 0600);
 	}
 	/* streamed: segments handed over one by one, with a 1 MiB queue */
-	all = pattern(big, 9);
-	cr_assert_eq(wpool_begin(p, entry("d/big", (int64_t)big, 0644), &j),
-	    ERR_OK);
-	for (off = 0; off < big; off += seg) {
-		size_t n = big - off < seg ? big - off : seg;
-		uint8_t *b = malloc(n);
-
-		memcpy(b, all + off, n);
-		cr_assert_eq(wpool_add(p, j, b, n, off), ERR_OK);
-	}
-	wpool_end(p, j);
+	put_stream(p, "d/big", big, 300000, 9, 0, 0);
 	cr_assert_eq(wpool_finish(p), 0);
 	cr_assert_eq(wpool_finish(p), 0, "finish is idempotent");
+	cr_expect_eq(wpool_corrupt(p, NULL, 0), 0);
 	wpool_warnings(p, count_warn, NULL);
 	cr_expect_eq(nwarn, 0);
 	wpool_free(p);
@@ -153,7 +183,6 @@ Test(wpool, many_small_files_and_a_streamed_one)
 		expect_file(name, i * 97, (unsigned)i, i % 2 ? 0640 : 0600);
 	}
 	expect_file("d/big", big, 9, 0644);
-	free(all);
 }
 
 Test(wpool, failures_are_counted_and_named_in_the_callers_thread)
@@ -191,19 +220,91 @@ Test(wpool, an_unended_job_does_not_hang_finish, .timeout = 20)
 {
 	struct wpool *p;
 	struct wjob *j;
+	uint8_t h[32] = { 0 };
 
 	cr_assert_eq(wpool_new(2, FLAGS, 1u << 20, &p), ERR_OK);
-	cr_assert_eq(wpool_begin(p, entry("cut", 100, 0644), &j), ERR_OK);
+	cr_assert_eq(wpool_begin(p, entry("cut", 100, 0644), h, &j), ERR_OK);
 	cr_assert_eq(wpool_add(p, j, pattern(40, 2), 40, 0), ERR_OK);
-	/* the restore failed here: no wpool_end */
+	/* the restore failed here: finish comes before wpool_end */
 	wpool_finish(p);
+	wpool_end(p, j, 0, 1);
+	cr_expect_eq(wpool_corrupt(p, NULL, 0), 0,
+	    "a dropped file is not a corrupt one");
 	wpool_free(p);
-	cr_expect_eq(access("cut", F_OK), 0);
+	cr_expect_eq(access("cut", F_OK), -1, "the cut file was left");
 	cr_assert_eq(wpool_new(1, FLAGS, 1u << 20, &p), ERR_OK);
 	wpool_finish(p);
-	cr_assert_eq(wpool_begin(p, entry("late", 1, 0644), &j), ERR_FAIL,
+	cr_assert_eq(wpool_begin(p, entry("late", 1, 0644), h, &j), ERR_FAIL,
 	    "a finished pool takes no more jobs");
 	wpool_free(p);
+}
+
+/* A small file whose content does not match is never written, and
+ * nothing after it is; the first one is named. */
+Test(wpool, a_bad_whole_file_is_not_written_nor_anything_after_it)
+{
+	struct wpool *p;
+	char path[64];
+	int i;
+
+	cr_assert_eq(wpool_new(3, FLAGS, 1u << 20, &p), ERR_OK);
+	put_whole(p, "before", 500, 1, 0644);
+	put_whole_h(p, "bad", 500, 2, 0644, 1);
+	for (i = 0; i < 20; i++) {
+		snprintf(path, sizeof(path), "after%d", i);
+		put_whole(p, path, 500, 3, 0644);
+	}
+	put_stream(p, "after-big", 3u << 20, 65536, 4, 0, 0);
+	cr_assert_eq(wpool_finish(p), 0, "a bad file is not a write failure");
+	cr_assert_eq(wpool_corrupt(p, path, sizeof(path)), 1);
+	cr_expect_str_eq(path, "bad");
+	wpool_free(p);
+	expect_file("before", 500, 1, 0644);
+	cr_expect_eq(access("bad", F_OK), -1);
+	cr_expect_eq(access("after0", F_OK), -1);
+	cr_expect_eq(access("after19", F_OK), -1);
+	cr_expect_eq(access("after-big", F_OK), -1);
+}
+
+/* A streamed file found bad at its end is removed; the queue (smaller
+ * than the file) does not jam; an aborted one is removed too. */
+Test(wpool, a_bad_streamed_file_is_removed, .timeout = 30)
+{
+	struct wpool *p;
+	char path[64];
+
+	cr_assert_eq(wpool_new(2, FLAGS, 256u << 10, &p), ERR_OK);
+	put_stream(p, "dropped", 2u << 20, 100000, 7, 0, 1);
+	put_whole(p, "ok", 10, 1, 0644);
+	put_stream(p, "big-bad", 3u << 20, 100000, 8, 1, 0);
+	put_stream(p, "later", 1u << 20, 100000, 9, 0, 0);
+	wpool_finish(p);
+	cr_assert_eq(wpool_corrupt(p, path, sizeof(path)), 1);
+	cr_expect_str_eq(path, "big-bad");
+	wpool_free(p);
+	cr_expect_eq(access("dropped", F_OK), -1);
+	expect_file("ok", 10, 1, 0644);
+	cr_expect_eq(access("big-bad", F_OK), -1);
+	cr_expect_eq(access("later", F_OK), -1);
+}
+
+/* No writers: a verification.  Files stream through a queue smaller than
+ * they are and are only checked; nothing is written. */
+Test(wpool, without_writers_it_only_checks, .timeout = 30)
+{
+	struct wpool *p;
+	char path[64];
+
+	cr_assert_eq(wpool_new(0, 0, 64u << 10, &p), ERR_OK);
+	put_whole(p, "a", 1000, 1, 0644);
+	put_stream(p, "b", 2u << 20, 50000, 2, 0, 0);
+	put_whole_h(p, "c", 1000, 3, 0644, 1);
+	put_stream(p, "d", 1u << 20, 50000, 4, 0, 0);
+	cr_assert_eq(wpool_finish(p), 0);
+	cr_assert_eq(wpool_corrupt(p, path, sizeof(path)), 1);
+	cr_expect_str_eq(path, "c");
+	wpool_free(p);
+	cr_expect_eq(support_count_entries("."), 0, "a check wrote files");
 }
 
 Test(wpool, a_segment_larger_than_the_queue_still_goes_through,
