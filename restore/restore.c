@@ -1365,12 +1365,14 @@ run_tar(struct rs *r)
 		archive_write_disk_set_standard_lookup(aw);
 		archive_write_disk_set_options(safe, extract_flags(r->o));
 		archive_write_disk_set_standard_lookup(safe);
+		/* Into a fresh target, the pool checks and writes regular
+		 * files.  (A verification hashes on this thread: its other
+		 * threads keep the cores busy, and a pool would add copies.) */
 		if (r->fresh && (rc = wpool_new(pool_threads(), extract_flags(
 		    r->o) & ~ARCHIVE_EXTRACT_SECURE_SYMLINKS, POOL_QUEUE,
 		    &r->wp)) != ERR_OK)
 			goto done;
-	} else if ((rc = wpool_new(0, 0, POOL_QUEUE, &r->wp)) != ERR_OK)
-		goto done;      /* a verification: the pool only hashes */
+	}
 	if (archive_read_open(ar, r, NULL, feed, NULL) != ARCHIVE_OK) {
 		rc = r->feed_status != ERR_OK ? r->feed_status : ERR_CORRUPT;
 		if (r->feed_status == ERR_OK)

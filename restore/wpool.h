@@ -12,8 +12,7 @@ struct archive_entry;
  * the BLAKE2b-256 its manifest records, in archive order, and hands files
  * that pass to a pool of writer threads, each with its own libarchive
  * write_disk handle, so that hashing and creating files (kernel work that
- * dominates restores) use every core.  With no writers, it only checks
- * (a verification).
+ * dominates restores) use every core.  With no writers, it only checks.
  *
  * Order and safety are those of a sequential restore: a file small enough
  * to be held whole is written only after it passed; a larger one streams
