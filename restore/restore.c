@@ -39,6 +39,7 @@
 
 #define TAR_TAIL 1024   /* end-of-archive blocks appended to a selection */
 #define POOL_QUEUE (16u << 20)     /* bytes waiting for the writers */
+#define POOL_SMALL (1u << 20)      /* files held whole until checked */
 
 struct range {
 	uint64_t o, e;
@@ -98,8 +99,9 @@ struct rs {
 	int fresh;
 	struct archive_entry **deferred;
 	size_t ndeferred, capdeferred;
-	/* ...and small regular files are written by a pool of threads, so
-	 * that file creation runs on every core (fresh targets only). */
+	/* ...and regular files are checked and written by a pool of
+	 * threads (wpool.h), so that hashing and file creation run on every
+	 * core. */
 	struct wpool *wp;
 	char **links;               /* deferred symlinks' paths (hash set) */
 	size_t nlinks, caplinks;    /* caplinks: 0 or a power of two */
@@ -1120,9 +1122,6 @@ pooled(struct archive_entry *e, const char *hl, const struct mfile *f)
 	return archive_entry_filetype(e) == AE_IFREG && hl == NULL &&
 	    f->type == MF_FILE && archive_entry_sparse_count(e) == 0;
 }
-
-/* Files up to POOL_SMALL are held whole until checked. */
-#define POOL_SMALL (1u << 20)
 
 /* Set up the sink of a pooled entry: a buffer for a small file, else a
  * pool job its data streams to. */
