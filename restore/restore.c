@@ -726,10 +726,8 @@ sink_put(struct rs *r, struct sink *k, const char *path, const void *b,
 		memset(k->buf + pos, 0, (size_t)(off - pos));
 		memcpy(k->buf + off, b, len);
 	} else if (k->job != NULL) {
-		if ((copy = malloc(len > 0 ? len : 1)) == NULL) {
-			err_set("out of memory");
+		if ((copy = wpool_alloc(r->wp, len)) == NULL)
 			return ERR_FAIL;
-		}
 		memcpy(copy, b, len);
 		return wpool_add(r->wp, k->job, copy, len, off);
 	} else if (k->aw != NULL && !*werr &&
@@ -1134,12 +1132,8 @@ pool_sink(struct rs *r, struct archive_entry *e, const struct mfile *f,
 	k->pooled = 1;
 	if (f->size <= POOL_SMALL) {
 		k->cap = f->size;
-		if ((k->buf = malloc(f->size > 0 ? (size_t)f->size : 1)) ==
-		    NULL) {
-			err_set("out of memory");
-			return ERR_FAIL;
-		}
-		return ERR_OK;
+		return (k->buf = wpool_alloc(r->wp, (size_t)f->size)) ==
+		    NULL ? ERR_FAIL : ERR_OK;
 	}
 	if ((c = archive_entry_clone(e)) == NULL) {
 		err_set("out of memory");
@@ -1148,8 +1142,8 @@ pool_sink(struct rs *r, struct archive_entry *e, const struct mfile *f,
 	return wpool_begin(r->wp, c, f->hash, &k->job);
 }
 
-/* Hand a pooled entry whose data was read whole (size bytes) to the
- * pool; frees what the sink holds. */
+/* Hand a pooled entry, read whole (size bytes, checked against the
+ * manifest's size), to the pool; what the sink holds goes with it. */
 static int
 pool_done(struct rs *r, struct archive_entry *e, const struct mfile *f,
     struct sink *k, uint64_t size)
@@ -1164,11 +1158,11 @@ pool_done(struct rs *r, struct archive_entry *e, const struct mfile *f,
 	}
 	k->buf = NULL;
 	if ((c = archive_entry_clone(e)) == NULL) {
-		free(b);
+		wpool_unalloc(r->wp, b, (size_t)k->cap);
 		err_set("out of memory");
 		return ERR_FAIL;
 	}
-	return wpool_put(r->wp, c, f->hash, b, (size_t)size);
+	return wpool_put(r->wp, c, f->hash, b, (size_t)k->cap);
 }
 
 /* ERR_CORRUPT (and the error set) once the pool found a file whose data
@@ -1324,7 +1318,8 @@ one_entry(struct rs *r, struct archive *ar, struct archive *aw,
 done:
 	if (sk.job != NULL)
 		wpool_end(r->wp, sk.job, 0, 1);
-	free(sk.buf);
+	if (sk.buf != NULL)
+		wpool_unalloc(r->wp, sk.buf, (size_t)sk.cap);
 	manifest_file_release(&f);
 	return rc;
 }

@@ -28,6 +28,7 @@
 
 #define WPOOL_MAX_WRITERS 8
 #define WPOOL_MAX_MSGS 256      /* warnings kept until delivered */
+#define WPOOL_CLASSES 12        /* recycled buffers: 4 KiB << 0..11 */
 
 struct seg {
 	struct seg *next;
@@ -68,6 +69,8 @@ struct wpool {
 	char *msgs[WPOOL_MAX_MSGS]; /* undelivered warnings */
 	size_t nmsgs;
 	uint64_t dropped;           /* warnings beyond WPOOL_MAX_MSGS */
+	void *cache[WPOOL_CLASSES]; /* idle buffers by size class */
+	size_t cached;              /* their bytes, at most maxqueued / 2 */
 	int flags;
 	int nwriters;
 	int hasher_started;
@@ -75,13 +78,84 @@ struct wpool {
 	struct writer w[WPOOL_MAX_WRITERS];
 };
 
+/*
+ * Data buffers are recycled: a restore hands over a buffer per block, and
+ * allocating each anew costs page faults (and, under AddressSanitizer,
+ * grows its quarantine with the data).  A buffer for len bytes has the
+ * capacity of len's class (the power of two from 4 KiB up); idle ones wait
+ * on per-class free lists threaded through their first bytes.  -1: larger
+ * than the largest class, allocated and freed as is.
+ */
+static int
+buf_class(size_t len)
+{
+	size_t cap = 4096;
+	int c = 0;
+
+	while (cap < len) {
+		cap <<= 1;
+		if (++c == WPOOL_CLASSES)
+			return -1;
+	}
+	return c;
+}
+
+/* Take back the buffer of len bytes b; lock held. */
+static void
+buf_put(struct wpool *p, uint8_t *b, size_t len)
+{
+	int c = buf_class(len);
+	size_t cap;
+
+	if (b == NULL)
+		return;
+	cap = c < 0 ? 0 : (size_t)4096 << c;
+	if (c < 0 || p->cached + cap > p->maxqueued / 2) {
+		free(b);
+		return;
+	}
+	memcpy(b, &p->cache[c], sizeof(void *));
+	p->cache[c] = b;
+	p->cached += cap;
+}
+
+uint8_t *
+wpool_alloc(struct wpool *p, size_t len)
+{
+	int c = buf_class(len);
+	uint8_t *b = NULL;
+
+	if (c >= 0) {
+		pthread_mutex_lock(&p->mu);
+		if ((b = p->cache[c]) != NULL) {
+			memcpy(&p->cache[c], b, sizeof(void *));
+			p->cached -= (size_t)4096 << c;
+		}
+		pthread_mutex_unlock(&p->mu);
+		if (b == NULL)
+			b = malloc((size_t)4096 << c);
+	} else
+		b = malloc(len);
+	if (b == NULL)
+		err_set("out of memory");
+	return b;
+}
+
+void
+wpool_unalloc(struct wpool *p, uint8_t *b, size_t len)
+{
+	pthread_mutex_lock(&p->mu);
+	buf_put(p, b, len);
+	pthread_mutex_unlock(&p->mu);
+}
+
 /* Free a segment and give its bytes back to the queue; lock held. */
 static void
 seg_drop(struct wpool *p, struct seg *s)
 {
 	p->queued -= s->len;
 	pthread_cond_broadcast(&p->room);
-	free(s->data);
+	buf_put(p, s->data, s->len);
 	free(s);
 }
 
@@ -488,12 +562,12 @@ append(struct wpool *p, struct wjob *j, struct seg *s)
 }
 
 static struct seg *
-seg_new(uint8_t *data, size_t len, uint64_t off)
+seg_new(struct wpool *p, uint8_t *data, size_t len, uint64_t off)
 {
 	struct seg *s;
 
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
-		free(data);
+		wpool_unalloc(p, data, len);
 		err_set("out of memory");
 		return NULL;
 	}
@@ -511,16 +585,16 @@ wpool_put(struct wpool *p, struct archive_entry *e, const uint8_t hash[32],
 	struct seg *s = NULL;
 
 	if ((j = job_new(e, hash)) == NULL) {
-		free(data);
+		wpool_unalloc(p, data, len);
 		return ERR_FAIL;
 	}
-	if (len > 0 && (s = seg_new(data, len, 0)) == NULL) {
+	if (len > 0 && (s = seg_new(p, data, len, 0)) == NULL) {
 		archive_entry_free(j->e);
 		free(j);
 		return ERR_FAIL;
 	}
 	if (len == 0)
-		free(data);
+		wpool_unalloc(p, data, len);
 	j->whole = j->ended = 1;
 	j->size = len;
 	pthread_mutex_lock(&p->mu);
@@ -569,7 +643,7 @@ wpool_add(struct wpool *p, struct wjob *j, uint8_t *data, size_t len,
 	struct seg *s;
 	int rc;
 
-	if ((s = seg_new(data, len, off)) == NULL)
+	if ((s = seg_new(p, data, len, off)) == NULL)
 		return ERR_FAIL;
 	pthread_mutex_lock(&p->mu);
 	rc = wait_room(p, len) != 0 ? ERR_FAIL : ERR_OK;
@@ -578,11 +652,11 @@ wpool_add(struct wpool *p, struct wjob *j, uint8_t *data, size_t len,
 		s = NULL;
 	}
 	/* else the file already failed: nothing more of it is kept */
-	pthread_mutex_unlock(&p->mu);
 	if (s != NULL) {
-		free(s->data);
+		buf_put(p, s->data, s->len);
 		free(s);
 	}
+	pthread_mutex_unlock(&p->mu);
 	return rc;
 }
 
@@ -662,11 +736,19 @@ wpool_warnings(struct wpool *p, void (*warn)(void *arg, const char *msg),
 void
 wpool_free(struct wpool *p)
 {
+	uint8_t *b;
+	int i;
+
 	if (p == NULL)
 		return;
 	wpool_finish(p);
 	while (p->nmsgs > 0)
 		free(p->msgs[--p->nmsgs]);
+	for (i = 0; i < WPOOL_CLASSES; i++)
+		while ((b = p->cache[i]) != NULL) {
+			memcpy(&p->cache[i], b, sizeof(void *));
+			free(b);
+		}
 	free(p->first_bad);
 	pthread_cond_destroy(&p->more);
 	pthread_cond_destroy(&p->room);

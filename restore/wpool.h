@@ -35,17 +35,26 @@ struct wjob;
 int wpool_new(int nwriters, int flags, size_t maxqueued, struct wpool **p);
 
 /*
+ * wpool_alloc(p, len): a buffer for len bytes of file data, recycled by
+ * the pool; NULL (and the error set) if out of memory.  Data handed to the
+ * pool must come from here, with the same len; wpool_unalloc(p, b, len)
+ * gives back one that is not handed over.
+ */
+uint8_t *wpool_alloc(struct wpool *p, size_t len);
+void wpool_unalloc(struct wpool *p, uint8_t *b, size_t len);
+
+/*
  * wpool_put(p, e, hash, data, len): a whole file: entry e (taken over),
- * the BLAKE2b-256 its len bytes of content (malloc'd, taken over) must
- * have.  Waits while the queue is full.
+ * the BLAKE2b-256 its len bytes of content (from wpool_alloc, taken over)
+ * must have.  Waits while the queue is full.
  */
 int wpool_put(struct wpool *p, struct archive_entry *e,
     const uint8_t hash[32], uint8_t *data, size_t len);
 
 /*
  * A streamed file: wpool_begin(p, e, hash, &job) queues it;
- * wpool_add(p, job, data, len, off) hands over len bytes (malloc'd, taken
- * over) at offset off, waiting while the queue is full;
+ * wpool_add(p, job, data, len, off) hands over len bytes (from wpool_alloc,
+ * taken over) at offset off, waiting while the queue is full;
  * wpool_end(p, job, size, abort) says the content is complete at size
  * bytes, or with abort that the file is to be dropped (the caller found
  * it bad).  The job belongs to the pool after wpool_end.

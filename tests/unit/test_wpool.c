@@ -83,6 +83,18 @@ hash_of(const uint8_t *b, size_t n, uint8_t out[32])
 	crypto_generichash(out, 32, b, n, NULL, 0);
 }
 
+/* A pool buffer holding a copy of the n bytes at b. */
+static uint8_t *
+pool_copy(struct wpool *p, const uint8_t *b, size_t n)
+{
+	uint8_t *c = wpool_alloc(p, n);
+
+	cr_assert_not_null(c);
+	if (n > 0)
+		memcpy(c, b, n);
+	return c;
+}
+
 /* A whole file; with bad, the hash given is wrong. */
 static void
 put_whole_h(struct wpool *p, const char *path, size_t n, unsigned seed,
@@ -92,8 +104,9 @@ put_whole_h(struct wpool *p, const char *path, size_t n, unsigned seed,
 
 	hash_of(b, n, h);
 	h[0] ^= (uint8_t)bad;
-	cr_assert_eq(wpool_put(p, entry(path, (int64_t)n, mode), h, b, n),
-	    ERR_OK);
+	cr_assert_eq(wpool_put(p, entry(path, (int64_t)n, mode), h,
+	    pool_copy(p, b, n), n), ERR_OK);
+	free(b);
 }
 
 static void
@@ -119,10 +132,9 @@ put_stream(struct wpool *p, const char *path, size_t n, size_t seg,
 	    ERR_OK);
 	for (off = 0; off < n; off += seg) {
 		size_t k = n - off < seg ? n - off : seg;
-		uint8_t *b = malloc(k);
 
-		memcpy(b, all + off, k);
-		cr_assert_eq(wpool_add(p, j, b, k, off), ERR_OK);
+		cr_assert_eq(wpool_add(p, j, pool_copy(p, all + off, k), k,
+		    off), ERR_OK);
 	}
 	wpool_end(p, j, n, abort);
 	free(all);
@@ -224,7 +236,13 @@ Test(wpool, an_unended_job_does_not_hang_finish, .timeout = 20)
 
 	cr_assert_eq(wpool_new(2, FLAGS, 1u << 20, &p), ERR_OK);
 	cr_assert_eq(wpool_begin(p, entry("cut", 100, 0644), h, &j), ERR_OK);
-	cr_assert_eq(wpool_add(p, j, pattern(40, 2), 40, 0), ERR_OK);
+	{
+		uint8_t *b = pattern(40, 2);
+
+		cr_assert_eq(wpool_add(p, j, pool_copy(p, b, 40), 40, 0),
+		    ERR_OK);
+		free(b);
+	}
 	/* the restore failed here: finish comes before wpool_end */
 	wpool_finish(p);
 	wpool_end(p, j, 0, 1);
@@ -348,4 +366,38 @@ Test(wpool, a_duplicate_path_is_refused_not_silently_skipped)
 		snprintf(name, sizeof(name), "dup%02d", i);
 		expect_file(name, 1000, 1, 0644);
 	}
+}
+
+/* Buffers are recycled by size class, larger ones are not, and the idle
+ * ones stay within half the queue. */
+Test(wpool, buffers_are_recycled_within_bounds)
+{
+	struct wpool *p;
+	uint8_t *a, *b, *c, *big, *v[8];
+	int i;
+
+	cr_assert_eq(wpool_new(1, FLAGS, 1u << 20, &p), ERR_OK);
+	a = wpool_alloc(p, 5000);
+	cr_assert_not_null(a);
+	memset(a, 1, 5000);
+	wpool_unalloc(p, a, 5000);
+	b = wpool_alloc(p, 8192);        /* same class: 8 KiB */
+	cr_expect_eq(b, a, "a buffer of the class is reused");
+	memset(b, 2, 8192);              /* its whole capacity is usable */
+	c = wpool_alloc(p, 8193);        /* next class */
+	cr_expect_neq(c, a);
+	memset(c, 3, 8193);
+	wpool_unalloc(p, b, 8192);
+	wpool_unalloc(p, c, 8193);
+	big = wpool_alloc(p, (16u << 20) + 1);  /* beyond the classes */
+	cr_assert_not_null(big);
+	big[(16u << 20)] = 4;
+	wpool_unalloc(p, big, (16u << 20) + 1);
+	/* eight idle 256 KiB buffers: those beyond half the 1 MiB queue are
+	 * freed at once (under ASan, any misuse of them is caught) */
+	for (i = 0; i < 8; i++)
+		cr_assert_not_null(v[i] = wpool_alloc(p, 200000));
+	for (i = 0; i < 8; i++)
+		wpool_unalloc(p, v[i], 200000);
+	wpool_free(p);
 }
