@@ -38,7 +38,7 @@
 #include "wpool.h"
 
 #define TAR_TAIL 1024   /* end-of-archive blocks appended to a selection */
-#define POOL_QUEUE (16u << 20)     /* bytes waiting for the writers */
+#define POOL_QUEUE (8u << 20)      /* bytes waiting for the writers */
 #define POOL_SMALL (1u << 20)      /* files held whole until checked */
 
 struct range {
