@@ -686,19 +686,6 @@ extract_flags(const struct restore_opts *o)
 	return f;
 }
 
-/* Hash len zero bytes. */
-static void
-hash_zeros(struct rs *r, crypto_generichash_state *h, uint64_t len)
-{
-	size_t n;
-
-	while (len > 0) {
-		n = len > sizeof(r->zeros) ? sizeof(r->zeros) : (size_t)len;
-		crypto_generichash_update(h, r->zeros, n);
-		len -= n;
-	}
-}
-
 /* Where an entry's data goes: the main thread's write handle (and its
  * hash), or the pool (which hashes it): a buffer of cap bytes for a small
  * file, or a job a larger one streams to. */
@@ -769,7 +756,7 @@ copy_entry(struct rs *r, struct archive *ar, struct sink *k,
 		    werr)) != ERR_OK)
 			return x;
 		if (!k->pooled) {
-			hash_zeros(r, &h, (uint64_t)off - pos);
+			crypto_hash_zeros(&h, (uint64_t)off - pos);
 			crypto_generichash_update(&h, buf, len);
 		}
 		pos = (uint64_t)off + len;
@@ -779,7 +766,7 @@ copy_entry(struct rs *r, struct archive *ar, struct sink *k,
 	if (archive_entry_size_is_set(e) &&
 	    (uint64_t)archive_entry_size(e) > pos) {
 		if (!k->pooled)
-			hash_zeros(r, &h, (uint64_t)archive_entry_size(e) -
+			crypto_hash_zeros(&h, (uint64_t)archive_entry_size(e) -
 			    pos);
 		if (k->buf != NULL && (uint64_t)archive_entry_size(e) <= k->cap)
 			memset(k->buf + pos, 0, (size_t)(

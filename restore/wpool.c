@@ -23,6 +23,7 @@
 #include <archive_entry.h>
 #include <sodium.h>
 
+#include "crypto.h"
 #include "err.h"
 #include "wpool.h"
 
@@ -234,19 +235,6 @@ forward(struct wpool *p, struct wjob *j)
 	pthread_cond_broadcast(&p->more);
 }
 
-static void
-hash_zeros(crypto_generichash_state *h, uint64_t n)
-{
-	static const uint8_t zeros[4096];
-
-	while (n > 0) {
-		size_t k = n > sizeof(zeros) ? sizeof(zeros) : (size_t)n;
-
-		crypto_generichash_update(h, zeros, k);
-		n -= k;
-	}
-}
-
 /* Mark j failed and free the segments it still holds; lock held. */
 static void
 kill_job(struct wpool *p, struct wjob *j)
@@ -287,7 +275,7 @@ check(struct wpool *p, struct wjob *j)
 		if (!bad && s->off < pos)
 			bad = 1;        /* overlapping data */
 		if (!bad) {
-			hash_zeros(&h, s->off - pos);
+			crypto_hash_zeros(&h, s->off - pos);
 			crypto_generichash_update(&h, s->data, s->len);
 			pos = s->off + s->len;
 		}
@@ -309,7 +297,7 @@ check(struct wpool *p, struct wjob *j)
 			bad = 1;
 		else {
 			pthread_mutex_unlock(&p->mu);
-			hash_zeros(&h, j->size - pos);
+			crypto_hash_zeros(&h, j->size - pos);
 			crypto_generichash_final(&h, got, sizeof(got));
 			bad = sodium_memcmp(got, j->expect, 32) != 0;
 			pthread_mutex_lock(&p->mu);
