@@ -52,17 +52,22 @@ struct wjob {
 	int refs;
 };
 
+/* A FIFO of jobs (the intake, or one writer's). */
+struct jobq {
+	struct wjob *head, *tail;
+};
+
 struct writer {
 	struct wpool *p;
 	pthread_t tid;
-	struct wjob *head, *tail;
+	struct jobq q;
 };
 
 struct wpool {
 	pthread_mutex_t mu;
 	pthread_cond_t more;        /* a job, segment, end or verdict arrived */
 	pthread_cond_t room;        /* queued bytes fell */
-	struct wjob *in_head, *in_tail;
+	struct jobq in;             /* jobs in archive order, for the hasher */
 	size_t queued, maxqueued;
 	int stopping, hasher_done, finished;
 	uint64_t failed, corrupt;
@@ -218,6 +223,33 @@ path_hash(const char *s)
 	return h;
 }
 
+/* Append j to q; lock held. */
+static void
+jobq_push(struct wpool *p, struct jobq *q, struct wjob *j)
+{
+	j->next = NULL;
+	if (q->tail != NULL)
+		q->tail->next = j;
+	else
+		q->head = j;
+	q->tail = j;
+	pthread_cond_broadcast(&p->more);
+}
+
+/* Take q's first job (NULL if empty); lock held. */
+static struct wjob *
+jobq_pop(struct jobq *q)
+{
+	struct wjob *j;
+
+	if ((j = q->head) != NULL) {
+		q->head = j->next;
+		if (q->head == NULL)
+			q->tail = NULL;
+	}
+	return j;
+}
+
 /* Hand j to the writer its path hashes to; lock held. */
 static void
 forward(struct wpool *p, struct wjob *j)
@@ -226,13 +258,7 @@ forward(struct wpool *p, struct wjob *j)
 	    (unsigned)p->nwriters];
 
 	j->refs++;
-	j->next = NULL;
-	if (w->tail != NULL)
-		w->tail->next = j;
-	else
-		w->head = j;
-	w->tail = j;
-	pthread_cond_broadcast(&p->more);
+	jobq_push(p, &w->q, j);
 }
 
 /* Mark j failed and free the segments it still holds; lock held. */
@@ -323,13 +349,10 @@ hasher(void *arg)
 
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
-		while (p->in_head == NULL && !p->stopping)
+		while (p->in.head == NULL && !p->stopping)
 			pthread_cond_wait(&p->more, &p->mu);
-		if ((j = p->in_head) == NULL)
+		if ((j = jobq_pop(&p->in)) == NULL)
 			break;
-		p->in_head = j->next;
-		if (p->in_head == NULL)
-			p->in_tail = NULL;
 		if (p->corrupt > 0) {
 			/* Nothing after a failed file is written. */
 			kill_job(p, j);
@@ -431,13 +454,9 @@ take(struct writer *w)
 	struct wjob *j;
 
 	pthread_mutex_lock(&p->mu);
-	while (w->head == NULL && !p->hasher_done)
+	while (w->q.head == NULL && !p->hasher_done)
 		pthread_cond_wait(&p->more, &p->mu);
-	if ((j = w->head) != NULL) {
-		w->head = j->next;
-		if (w->head == NULL)
-			w->tail = NULL;
-	}
+	j = jobq_pop(&w->q);
 	pthread_mutex_unlock(&p->mu);
 	return j;
 }
@@ -522,18 +541,6 @@ wait_room(struct wpool *p, size_t len)
 	return 0;
 }
 
-/* Append j to the intake; lock held. */
-static void
-intake(struct wpool *p, struct wjob *j)
-{
-	if (p->in_tail != NULL)
-		p->in_tail->next = j;
-	else
-		p->in_head = j;
-	p->in_tail = j;
-	pthread_cond_broadcast(&p->more);
-}
-
 /* Append segment s to j; lock held. */
 static void
 append(struct wpool *p, struct wjob *j, struct seg *s)
@@ -595,7 +602,7 @@ wpool_put(struct wpool *p, struct archive_entry *e, const uint8_t hash[32],
 	}
 	if (s != NULL)
 		append(p, j, s);
-	intake(p, j);
+	jobq_push(p, &p->in, j);
 	pthread_mutex_unlock(&p->mu);
 	return ERR_OK;
 }
@@ -618,7 +625,7 @@ wpool_begin(struct wpool *p, struct archive_entry *e, const uint8_t hash[32],
 		err_set("internal error: the writer pool has finished");
 		return ERR_FAIL;
 	}
-	intake(p, j);
+	jobq_push(p, &p->in, j);
 	pthread_mutex_unlock(&p->mu);
 	*jp = j;
 	return ERR_OK;
