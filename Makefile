@@ -15,6 +15,30 @@ BUILD   = build-san
 SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 OPT     = -O1 -g
 endif
+# BLAKE3 (the hash of format version 2 archives): the system library where
+# there is one (libblake3, Debian 13), else its reference C implementation as
+# Debian 12 ships it inside the Rust crate's source (librust-blake3-dev),
+# compiled here with its own flags (third-party code: no -Werror).
+ifeq ($(shell pkg-config --exists libblake3 2>/dev/null && echo y),y)
+PKGS   += libblake3
+B3_OBJS =
+else
+B3_DIR  ?= $(lastword $(sort $(wildcard /usr/share/cargo/registry/blake3-1.*/c)))
+B3_ARCH := $(shell uname -m)
+B3_SRCS = blake3.c blake3_dispatch.c blake3_portable.c
+ifeq ($(B3_ARCH),x86_64)
+B3_SRCS += blake3_sse2_x86-64_unix.S blake3_sse41_x86-64_unix.S \
+           blake3_avx2_x86-64_unix.S blake3_avx512_x86-64_unix.S
+B3_DEFS =
+else ifeq ($(B3_ARCH),aarch64)
+B3_SRCS += blake3_neon.c
+B3_DEFS = -DBLAKE3_USE_NEON=1
+else
+B3_DEFS = -DBLAKE3_NO_SSE2 -DBLAKE3_NO_SSE41 -DBLAKE3_NO_AVX2 -DBLAKE3_NO_AVX512
+endif
+B3_OBJS = $(addprefix $(BUILD)/blake3/,$(addsuffix .o,$(basename $(B3_SRCS))))
+CPPFLAGS += -I$(B3_DIR)
+endif
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CPPFLAGS += -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Icore -Ibkp -Irestore -Iverify -Idrills \
@@ -35,7 +59,22 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
 
-$(BUILD)/libbkp.a: $(LIB_OBJS)
+$(BUILD)/blake3/%.o: $(B3_DIR)/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(OPT) $(SANFLAGS) $(B3_DEFS) -I$(B3_DIR) -c -o $@ $<
+
+$(BUILD)/blake3/%.o: $(B3_DIR)/%.S
+	@mkdir -p $(dir $@)
+	$(CC) $(B3_DEFS) -c -o $@ $<
+
+$(B3_DIR)/%.c $(B3_DIR)/%.S:
+	@echo "BLAKE3 sources not found (want libblake3 or librust-blake3-dev): run scripts/deps.sh" >&2; exit 1
+
+# The files that print BKP_VERSION follow the VERSION file.
+$(BUILD)/obj/bkp/main.o $(BUILD)/obj/drills/drill.o \
+$(BUILD)/obj/drills/cmd_report.o: VERSION
+
+$(BUILD)/libbkp.a: $(LIB_OBJS) $(B3_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 

@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 pkgs=(build-essential pkg-config
       libarchive-dev libsodium-dev libzstd-dev libcurl4-openssl-dev libssl-dev
       libjansson-dev libinih-dev libxml2-dev libcriterion-dev
+      librust-blake3-dev b3sum
       zstd attr acl util-linux time openssl python3 python3-botocore awscli nodejs npm
       chromium fonts-dejavu-core)
 [ "${BKP_DEPS_EXTRA:-}" ] && read -r -a extra <<<"$BKP_DEPS_EXTRA" && pkgs+=("${extra[@]}")
