@@ -1,7 +1,7 @@
 /*
  * Backup engine: source files -> libarchive pax writer -> ostream (zstd +
  * AEAD chunks, worker threads) -> storage; a manifest of every entry (tar
- * offsets, size, BLAKE2b-256) and chunk goes to a second object; the archive
+ * offsets, size, content hash) and chunk goes to a second object; the archive
  * record is written last and is the commit.
  */
 #include <errno.h>
@@ -22,6 +22,7 @@
 #include "backup.h"
 #include "crypto.h"
 #include "err.h"
+#include "hash.h"
 #include "manifest.h"
 #include "objfmt.h"
 #include "ostream.h"
@@ -43,6 +44,7 @@ struct bk {
 	struct archive_entry_linkresolver *lr;
 	uint64_t tar_off;            /* bytes the pax writer produced */
 	uint8_t *buf;                /* READ_BUF */
+	int hash_alg;                /* HASH_*: files and objects */
 	double t0, last_progress;
 	int failed;                  /* a write callback failed */
 };
@@ -191,14 +193,14 @@ write_data(struct bk *b, const void *buf, size_t len)
 
 /* Feed len zero bytes (a hole) to the hash and the writer. */
 static int
-write_zeros(struct bk *b, crypto_generichash_state *h, uint64_t len)
+write_zeros(struct bk *b, struct hash *h, uint64_t len)
 {
 	size_t n;
 
 	memset(b->buf, 0, READ_BUF);
 	while (len > 0) {
 		n = len > READ_BUF ? READ_BUF : (size_t)len;
-		crypto_generichash_update(h, b->buf, n);
+		hash_update(h, b->buf, n);
 		if (write_data(b, b->buf, n) != ERR_OK)
 			return ERR_FAIL;
 		len -= n;
@@ -209,7 +211,7 @@ write_zeros(struct bk *b, crypto_generichash_state *h, uint64_t len)
 /* Copy [off, off+len) of fd; a short file is padded with zeros. */
 static int
 copy_range(struct bk *b, int fd, const char *path,
-    crypto_generichash_state *h, uint64_t off, uint64_t len, int *changed)
+    struct hash *h, uint64_t off, uint64_t len, int *changed)
 {
 	ssize_t n;
 	size_t want;
@@ -230,7 +232,7 @@ copy_range(struct bk *b, int fd, const char *path,
 			*changed = 1;
 			return write_zeros(b, h, len);
 		}
-		crypto_generichash_update(h, b->buf, (size_t)n);
+		hash_update(h, b->buf, (size_t)n);
 		if (write_data(b, b->buf, (size_t)n) != ERR_OK)
 			return ERR_FAIL;
 		b->res->bytes += (uint64_t)n;
@@ -246,13 +248,13 @@ static int
 copy_file(struct bk *b, struct archive_entry *e, int fd, const char *path,
     uint8_t hash[32])
 {
-	crypto_generichash_state h;
+	struct hash h;
 	uint64_t size = (uint64_t)archive_entry_size(e), pos = 0;
 	la_int64_t off, len;
 	int changed = 0, rc;
 	struct stat sb;
 
-	crypto_generichash_init(&h, NULL, 0, 32);
+	hash_init(&h, b->hash_alg);
 	if (archive_entry_sparse_reset(e) > 0) {
 		while (archive_entry_sparse_next(e, &off, &len) == ARCHIVE_OK) {
 			if ((uint64_t)off < pos || (uint64_t)off > size)
@@ -276,7 +278,7 @@ copy_file(struct bk *b, struct archive_entry *e, int fd, const char *path,
 		changed = 1;
 	if (changed)
 		warnf(b, "'%s' changed while it was read", path);
-	crypto_generichash_final(&h, hash, 32);
+	hash_final(&h, hash);
 	return ERR_OK;
 }
 
@@ -322,7 +324,8 @@ put_file_record(struct bk *b, struct archive_entry *e, uint64_t o,
 		goto nomem;
 	if (type == MF_FILE) {
 		util_hex(hash, 32, hex);
-		json_object_set_new(j, "blake2b", json_string(hex));
+		json_object_set_new(j, hash_name(b->hash_alg),
+		    json_string(hex));
 	}
 	link = type == MF_HARDLINK ? archive_entry_hardlink(e) :
 	    type == MF_SYMLINK ? archive_entry_symlink(e) : NULL;
@@ -421,7 +424,7 @@ archive_one(struct bk *b, struct archive_entry *e)
 	    (rc = copy_file(b, e, fd, src, hash)) != ERR_OK)
 		goto done;
 	if (fd >= 0 && archive_entry_size(e) == 0)
-		crypto_generichash(hash, 32, NULL, 0, NULL, 0);
+		hash_buf(b->hash_alg, NULL, 0, hash);
 	if (archive_write_finish_entry(b->aw) != ARCHIVE_OK || b->failed) {
 		if (!b->failed)
 			err_set("archive write failed: %s",
@@ -530,14 +533,14 @@ backup_tree(struct bk *b)
 static int
 backup_stdin(struct bk *b)
 {
-	crypto_generichash_state h;
+	struct hash h;
 	uint8_t hash[32];
 	char hex[65];
 	json_t *j;
 	ssize_t n;
 	int rc;
 
-	crypto_generichash_init(&h, NULL, 0, 32);
+	hash_init(&h, b->hash_alg);
 	for (;;) {
 		if (cancelled(b))
 			return ERR_FAIL;
@@ -551,13 +554,13 @@ backup_stdin(struct bk *b)
 		}
 		if (n == 0)
 			break;
-		crypto_generichash_update(&h, b->buf, (size_t)n);
+		hash_update(&h, b->buf, (size_t)n);
 		if ((rc = ostream_write(b->data, b->buf, (size_t)n)) != ERR_OK)
 			return rc;
 		b->res->bytes += (uint64_t)n;
 		progress(b, 0);
 	}
-	crypto_generichash_final(&h, hash, 32);
+	hash_final(&h, hash);
 	util_hex(hash, 32, hex);
 	b->tar_off = b->res->bytes;
 	j = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}",
@@ -565,7 +568,7 @@ backup_stdin(struct bk *b)
 	    "uid", (json_int_t)getuid(), "gid", (json_int_t)getgid(),
 	    "mtime", (json_int_t)(util_now_us() / 1000000),
 	    "size", (json_int_t)b->res->bytes, "o", (json_int_t)0,
-	    "e", (json_int_t)b->res->bytes, "blake2b", hex);
+	    "e", (json_int_t)b->res->bytes, hash_name(b->hash_alg), hex);
 	if (j == NULL || manifest_set_bytes(j, "path", b->o->stdin_name,
 	    strlen(b->o->stdin_name)) != ERR_OK) {
 		json_decref(j);
@@ -579,13 +582,13 @@ backup_stdin(struct bk *b)
 }
 
 static json_t *
-objref(const char *key, uint64_t size, const uint8_t hash[32])
+objref(int hash_alg, const char *key, uint64_t size, const uint8_t hash[32])
 {
 	char hex[65];
 
 	util_hex(hash, 32, hex);
 	return json_pack("{s:s, s:I, s:s}", "key", key, "size",
-	    (json_int_t)size, "blake2b", hex);
+	    (json_int_t)size, hash_name(hash_alg), hex);
 }
 
 /* Write the archive record: the commit. */
@@ -621,17 +624,18 @@ put_record(struct bk *b, const uint8_t *datakey, const char *host,
 		    cfg->recip[i].fpr, "sealed", b64));
 		free(b64);
 	}
-	rec = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:I, "
-	    "s:I, s:o, s:o, s:o, s:{s:I, s:I, s:I, s:I, s:f}}",
-	    "bkp_archive", 1, "id", b->res->id, "repository", cfg->id,
+	rec = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s, "
+	    "s:I, s:I, s:o, s:o, s:o, s:{s:I, s:I, s:I, s:I, s:f}}",
+	    "bkp_archive", REPO_ARCHIVE_VERSION, "hash", hash_name(b->hash_alg),
+	    "id", b->res->id, "repository", cfg->id,
 	    "name", b->o->name, "host", host, "created", when,
 	    "created_us", (json_int_t)created_us,
 	    "cipher", crypto_cipher_name(b->res->cipher),
 	    "content", b->o->stdin_name != NULL ? "raw" : "tar",
 	    "chunk_size", (json_int_t)cfg->chunk_size,
 	    "chunks", (json_int_t)dres->chunks,
-	    "data", objref(dkey, dres->size, dres->hash),
-	    "manifest", objref(mkey, msize, mhash),
+	    "data", objref(b->hash_alg, dkey, dres->size, dres->hash),
+	    "manifest", objref(b->hash_alg, mkey, msize, mhash),
 	    "recipients", arr,
 	    "stats", "files", (json_int_t)b->res->files,
 	    "bytes", (json_int_t)b->res->bytes,
@@ -674,6 +678,7 @@ backup_run(struct repo *r, const struct backup_opts *o,
 	b.res = res;
 	b.st = repo_storage(r);
 	b.t0 = util_mono();
+	b.hash_alg = HASH_DEFAULT;
 	res->cipher = crypto_cipher_pick(cfg->cipher);
 	if (!crypto_cipher_available(res->cipher)) {
 		err_set("this CPU cannot run %s, the repository's cipher",
@@ -702,11 +707,12 @@ backup_run(struct repo *r, const struct backup_opts *o,
 	repo_key_manifest(res->id, mkey, sizeof(mkey));
 
 	if ((rc = manifest_writer_new(b.st, mkey, res->cipher, keys + 64, h.id,
-	    &b.mw)) != ERR_OK)
+	    b.hash_alg, &b.mw)) != ERR_OK)
 		goto done;
 	util_iso8601(created_us, when, sizeof(when));
-	j = json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:I}",
-	    "t", "archive", "v", 1, "id", res->id, "name", o->name,
+	j = json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s, "
+	    "s:I}", "t", "archive", "v", REPO_ARCHIVE_VERSION,
+	    "hash", hash_name(b.hash_alg), "id", res->id, "name", o->name,
 	    "host", host, "created", when, "created_us",
 	    (json_int_t)created_us, "cipher", crypto_cipher_name(res->cipher),
 	    "content", h.content == OBJ_CONTENT_RAW ? "raw" : "tar",
@@ -715,7 +721,7 @@ backup_run(struct repo *r, const struct backup_opts *o,
 	json_decref(j);
 	if (rc != ERR_OK)
 		goto done;
-	if ((rc = ostream_new(b.st, dkey, &h, keys + 32, o->level,
+	if ((rc = ostream_new(b.st, dkey, &h, keys + 32, b.hash_alg, o->level,
 	    o->threads, chunk_record, &b, &b.data)) != ERR_OK)
 		goto done;
 
@@ -728,15 +734,17 @@ backup_run(struct repo *r, const struct backup_opts *o,
 	data_done = 1;
 	progress(&b, 1);
 	{
-		char hex[65];
+		char hex[65], member[32];
 
 		util_hex(dres.hash, 32, hex);
+		snprintf(member, sizeof(member), "data_%s",
+		    hash_name(b.hash_alg));
 		j = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:s, s:I}",
 		    "t", "end", "files", (json_int_t)res->files,
 		    "bytes", (json_int_t)res->bytes,
 		    "tar_bytes", (json_int_t)res->tar_bytes,
 		    "chunks", (json_int_t)dres.chunks,
-		    "data_size", (json_int_t)dres.size, "data_blake2b", hex,
+		    "data_size", (json_int_t)dres.size, member, hex,
 		    "warnings", (json_int_t)res->warnings);
 	}
 	rc = j == NULL ? ERR_FAIL : manifest_put(b.mw, j);

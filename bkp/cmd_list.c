@@ -8,6 +8,7 @@
 #include "cmds.h"
 #include "crypto.h"
 #include "err.h"
+#include "hash.h"
 #include "repo.h"
 #include "util.h"
 
@@ -20,7 +21,7 @@ static const char usage[] =
 static json_t *
 archive_json(const struct repo_archive *a)
 {
-	char when[40], hex[65];
+	char when[40], hex[65], member[32];
 	json_t *j, *fprs = json_array();
 	size_t i;
 
@@ -28,14 +29,17 @@ archive_json(const struct repo_archive *a)
 	for (i = 0; fprs != NULL && i < a->nrecip; i++)
 		json_array_append_new(fprs, json_string(a->recip[i].fpr));
 	util_hex(a->data_hash, 32, hex);
+	snprintf(member, sizeof(member), "data_%s", hash_name(a->hash_alg));
 	j = json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:I, s:I, s:I, s:I, "
-	    "s:I, s:s, s:o}", "id", a->id, "name", a->name, "host", a->host,
+	    "s:I, s:s, s:s, s:o}", "id", a->id, "name", a->name,
+	    "host", a->host,
 	    "created", when, "created_us", (json_int_t)a->created_us,
 	    "cipher", crypto_cipher_name(a->cipher),
 	    "files", (json_int_t)a->files, "bytes", (json_int_t)a->bytes,
 	    "stored", (json_int_t)(a->data_size + a->manifest_size),
 	    "chunks", (json_int_t)a->chunks,
-	    "warnings", (json_int_t)a->warnings, "data_blake2b", hex,
+	    "warnings", (json_int_t)a->warnings,
+	    "hash", hash_name(a->hash_alg), member, hex,
 	    "recipients", fprs);
 	return j;
 }

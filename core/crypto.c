@@ -195,16 +195,3 @@ crypto_open(int c, const uint8_t subkey[CRYPTO_KEY], const uint8_t *ad,
 	}
 	return ERR_OK;
 }
-
-void
-crypto_hash_zeros(crypto_generichash_state *h, uint64_t n)
-{
-	static const uint8_t zeros[4096];
-	size_t k;
-
-	while (n > 0) {
-		k = n > sizeof(zeros) ? sizeof(zeros) : (size_t)n;
-		crypto_generichash_update(h, zeros, k);
-		n -= k;
-	}
-}

@@ -62,10 +62,4 @@ int crypto_open(int c, const uint8_t subkey[CRYPTO_KEY], const uint8_t *ad,
     size_t adlen, uint64_t index, int last, const uint8_t *in, size_t inlen,
     uint8_t *out);
 
-/*
- * crypto_hash_zeros(h, n): feed n zero bytes to the BLAKE2b state h (the
- * holes of sparse files and gaps in file data, in file hashes).
- */
-void crypto_hash_zeros(crypto_generichash_state *h, uint64_t n);
-
 #endif

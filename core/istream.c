@@ -8,6 +8,7 @@
 
 #include "crypto.h"
 #include "err.h"
+#include "hash.h"
 #include "istream.h"
 #include "storage.h"
 #include "util.h"
@@ -61,7 +62,7 @@ struct istream {
 	int nworkers;
 	struct istream_stats stats;
 	int full;            /* plan is every chunk in order: hash the object */
-	crypto_generichash_state hstate;
+	struct hash hstate;
 	uint64_t hashed;     /* object bytes hashed */
 	size_t next_hash;    /* next plan item the hasher takes */
 	int hash_broken;     /* a chunk failed: no object hash */
@@ -99,7 +100,7 @@ hasher_main(void *arg)
 			break;
 		pthread_mutex_unlock(&is->mtx);
 		if (s->status == ERR_OK && !is->hash_broken) {
-			crypto_generichash_update(&is->hstate, s->sealed,
+			hash_update(&is->hstate, s->sealed,
 			    (size_t)is->plan[s->plan_idx].sealed_len + 4);
 			is->hashed += (uint64_t)is->plan[s->plan_idx].sealed_len +
 			    4;
@@ -277,7 +278,7 @@ int
 istream_new(struct storage *st, const char *key, const struct obj_header *h,
     const uint8_t subkey[32], uint64_t nchunks,
     const struct istream_chunk *plan, size_t nplan, int threads,
-    int hash_object, struct istream **out)
+    int hash_alg, struct istream **out)
 {
 	struct istream *is;
 	size_t i;
@@ -326,12 +327,12 @@ istream_new(struct storage *st, const char *key, const struct obj_header *h,
 		}
 		w->started = 1;
 	}
-	is->full = hash_object && nplan == nchunks;
+	is->full = hash_alg != 0 && nplan == nchunks;
 	for (i = 0; is->full && i < nplan; i++)
 		if (plan[i].index != i)
 			is->full = 0;
-	crypto_generichash_init(&is->hstate, NULL, 0, 32);
-	crypto_generichash_update(&is->hstate, is->hdr, OBJ_HEADER);
+	hash_init(&is->hstate, is->full ? hash_alg : HASH_BLAKE2B);
+	hash_update(&is->hstate, is->hdr, OBJ_HEADER);
 	is->hashed = OBJ_HEADER;
 	if (is->full) {
 		if (pthread_create(&is->hasher, NULL, hasher_main, is) != 0) {
@@ -395,7 +396,7 @@ istream_object_hash(struct istream *is, uint8_t hash[32], uint64_t *size)
 	is->hasher_started = 0;
 	if (is->hash_broken || is->next_hash != is->nplan)
 		return -1;
-	crypto_generichash_final(&is->hstate, hash, 32);
+	hash_final(&is->hstate, hash);
 	*size = is->hashed;
 	return 0;
 }
@@ -459,12 +460,12 @@ struct seqread {
 	ZSTD_DCtx *dctx;
 	uint8_t *frame, *zbuf, *plain;
 	size_t plain_len, plain_pos;
-	crypto_generichash_state hstate;
+	struct hash hstate;
 };
 
 int
 seqread_open(struct storage *st, const char *key, const struct obj_header *h,
-    const uint8_t subkey[32], struct seqread **out)
+    const uint8_t subkey[32], int hash_alg, struct seqread **out)
 {
 	struct seqread *sr;
 	int rc;
@@ -492,8 +493,8 @@ seqread_open(struct storage *st, const char *key, const struct obj_header *h,
 		goto fail;
 	}
 	memcpy(sr->subkey, subkey, 32);
-	crypto_generichash_init(&sr->hstate, NULL, 0, 32);
-	crypto_generichash_update(&sr->hstate, sr->hdr, OBJ_HEADER);
+	hash_init(&sr->hstate, hash_alg);
+	hash_update(&sr->hstate, sr->hdr, OBJ_HEADER);
 	*out = sr;
 	return ERR_OK;
 fail:
@@ -538,7 +539,7 @@ seq_next_chunk(struct seqread *sr)
 		err_prefix("'%s': ", sr->key);
 		return rc;
 	}
-	crypto_generichash_update(&sr->hstate, sr->frame, (size_t)len + 4);
+	hash_update(&sr->hstate, sr->frame, (size_t)len + 4);
 	sr->off += 4 + (uint64_t)len;
 	sr->index++;
 	sr->plain_pos = 0;
@@ -583,7 +584,7 @@ seqread_hash(struct seqread *sr, uint8_t hash[32])
 {
 	if (!sr->eof || sr->plain_pos != sr->plain_len)
 		return -1;
-	crypto_generichash_final(&sr->hstate, hash, 32);
+	hash_final(&sr->hstate, hash);
 	return 0;
 }
 

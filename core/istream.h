@@ -37,13 +37,14 @@ struct istream_stats {
  * start reading the chunks listed in plan (nchunks is the object's total,
  * which tells which chunk is last).  The header h is the one the object
  * must have (checked against the stored header as additional data).
- * plan must stay valid until istream_free().  With hash_object, a plan of
- * every chunk also hashes the whole object (istream_object_hash).
+ * plan must stay valid until istream_free().  With a hash_alg (HASH_*; 0
+ * for none), a plan of every chunk also hashes the whole object
+ * (istream_object_hash).
  */
 int istream_new(struct storage *st, const char *key,
     const struct obj_header *h, const uint8_t subkey[32], uint64_t nchunks,
     const struct istream_chunk *plan, size_t nplan, int threads,
-    int hash_object, struct istream **out);
+    int hash_alg, struct istream **out);
 
 /*
  * istream_next(is, &buf, &len, &index): the next planned chunk's plaintext,
@@ -56,7 +57,7 @@ int istream_next(struct istream *is, const uint8_t **buf, size_t *len,
 
 /*
  * istream_object_hash(is, hash, &size): when the plan was every chunk in
- * order and all were returned, the BLAKE2b-256 and size of the whole object
+ * order and all were returned, the hash and size of the whole object
  * as read.  -1 otherwise.  Call once.
  */
 int istream_object_hash(struct istream *is, uint8_t hash[32], uint64_t *size);
@@ -68,12 +69,12 @@ void istream_stats(struct istream *is, struct istream_stats *st);
 void istream_free(struct istream *is);
 
 /*
- * seqread_open(st, key, h, subkey, &sr): open a container object for
- * sequential reading; h gives the expected type, cipher, content and id
- * (the stored header must match).
+ * seqread_open(st, key, h, subkey, hash_alg, &sr): open a container object
+ * for sequential reading, hashing it with hash_alg (HASH_*); h gives the
+ * expected type, cipher, content and id (the stored header must match).
  */
 int seqread_open(struct storage *st, const char *key,
-    const struct obj_header *h, const uint8_t subkey[32],
+    const struct obj_header *h, const uint8_t subkey[32], int hash_alg,
     struct seqread **out);
 
 /* seqread_read(sr, buf, len, &got): read up to len plaintext bytes; *got
@@ -84,7 +85,7 @@ int seqread_read(struct seqread *sr, uint8_t *buf, size_t len, size_t *got);
 uint64_t seqread_object_size(const struct seqread *sr);
 
 /* seqread_hash(sr, hash): after the whole object was read, its
- * BLAKE2b-256; -1 before that.  Call once. */
+ * hash; -1 before that.  Call once. */
 int seqread_hash(struct seqread *sr, uint8_t hash[32]);
 
 /* seqread_free(sr): NULL ok. */

@@ -5,6 +5,7 @@
 
 #include "crypto.h"
 #include "err.h"
+#include "hash.h"
 #include "istream.h"
 #include "manifest.h"
 #include "ostream.h"
@@ -34,7 +35,7 @@ header_for(struct obj_header *h, int cipher, const uint8_t id[16])
 
 int
 manifest_writer_new(struct storage *st, const char *key, int cipher,
-    const uint8_t subkey[32], const uint8_t id[16],
+    const uint8_t subkey[32], const uint8_t id[16], int hash_alg,
     struct manifest_writer **out)
 {
 	struct manifest_writer *mw;
@@ -46,7 +47,7 @@ manifest_writer_new(struct storage *st, const char *key, int cipher,
 		return ERR_FAIL;
 	}
 	header_for(&h, cipher, id);
-	if ((rc = ostream_new(st, key, &h, subkey, 3, 0, NULL, NULL,
+	if ((rc = ostream_new(st, key, &h, subkey, hash_alg, 3, 0, NULL, NULL,
 	    &mw->os)) != ERR_OK) {
 		free(mw);
 		return rc;
@@ -103,7 +104,7 @@ manifest_writer_free(struct manifest_writer *mw)
 
 int
 manifest_reader_open(struct storage *st, const char *key, int cipher,
-    const uint8_t subkey[32], const uint8_t id[16],
+    const uint8_t subkey[32], const uint8_t id[16], int hash_alg,
     struct manifest_reader **out)
 {
 	struct manifest_reader *mr;
@@ -117,7 +118,7 @@ manifest_reader_open(struct storage *st, const char *key, int cipher,
 		return ERR_FAIL;
 	}
 	header_for(&h, cipher, id);
-	if ((rc = seqread_open(st, key, &h, subkey, &mr->sr)) != ERR_OK) {
+	if ((rc = seqread_open(st, key, &h, subkey, hash_alg, &mr->sr)) != ERR_OK) {
 		manifest_reader_free(mr);
 		return rc;
 	}
@@ -288,7 +289,7 @@ manifest_type_parse(const char *name)
 }
 
 int
-manifest_file_decode(const json_t *rec, struct mfile *f)
+manifest_file_decode(const json_t *rec, int hash_alg, struct mfile *f)
 {
 	const json_t *v;
 	int rc;
@@ -306,7 +307,7 @@ manifest_file_decode(const json_t *rec, struct mfile *f)
 	    manifest_get_u64(rec, "size", &f->size) != ERR_OK)
 		goto bad;
 	if (f->type == MF_FILE) {
-		v = json_object_get(rec, "blake2b");
+		v = json_object_get(rec, hash_name(hash_alg));
 		if (!json_is_string(v) ||
 		    util_unhex(json_string_value(v), f->hash, 32) != 0)
 			goto bad;

@@ -29,30 +29,31 @@ struct mfile {
 	size_t pathlen;
 	int type;
 	uint64_t size;       /* content bytes (regular files) */
-	uint8_t hash[32];    /* BLAKE2b-256 of the content (regular files) */
+	uint8_t hash[32];    /* hash (hash.h) of the content (regular files) */
 	uint64_t o, e;       /* tar stream range of the entry [o, e) */
 	char *link;          /* symlink or hardlink target, or NULL */
 };
 
-/* manifest_writer_new(st, key, cipher, subkey, id, &mw): start a manifest. */
+/* manifest_writer_new(st, key, cipher, subkey, id, hash_alg, &mw): start a
+ * manifest whose object is hashed with hash_alg (HASH_*). */
 int manifest_writer_new(struct storage *st, const char *key, int cipher,
-    const uint8_t subkey[32], const uint8_t id[16],
+    const uint8_t subkey[32], const uint8_t id[16], int hash_alg,
     struct manifest_writer **out);
 
 /* manifest_put(mw, rec): append a record (rec is not consumed). */
 int manifest_put(struct manifest_writer *mw, const json_t *rec);
 
-/* manifest_writer_finish(mw, &size, hash): commit; size and BLAKE2b-256 of
- * the object. */
+/* manifest_writer_finish(mw, &size, hash): commit; size and hash of the
+ * object. */
 int manifest_writer_finish(struct manifest_writer *mw, uint64_t *size,
     uint8_t hash[32]);
 
 /* manifest_writer_free(mw): abort if unfinished; NULL ok. */
 void manifest_writer_free(struct manifest_writer *mw);
 
-/* manifest_reader_open(st, key, cipher, subkey, id, &mr). */
+/* manifest_reader_open(st, key, cipher, subkey, id, hash_alg, &mr). */
 int manifest_reader_open(struct storage *st, const char *key, int cipher,
-    const uint8_t subkey[32], const uint8_t id[16],
+    const uint8_t subkey[32], const uint8_t id[16], int hash_alg,
     struct manifest_reader **out);
 
 /*
@@ -64,7 +65,7 @@ int manifest_next(struct manifest_reader *mr, json_t **rec,
     const char **type);
 
 /* manifest_reader_hash(mr, hash, &size): after manifest_next returned 0,
- * the BLAKE2b-256 and size of the manifest object; -1 before. */
+ * the hash and size of the manifest object; -1 before. */
 int manifest_reader_hash(struct manifest_reader *mr, uint8_t hash[32],
     uint64_t *size);
 
@@ -81,8 +82,9 @@ int manifest_set_bytes(json_t *rec, const char *field, const char *s,
 int manifest_get_bytes(const json_t *rec, const char *field, char **s,
     size_t *n);
 
-/* manifest_file_decode(rec, &f): decode and bound-check a "file" record. */
-int manifest_file_decode(const json_t *rec, struct mfile *f);
+/* manifest_file_decode(rec, hash_alg, &f): decode and bound-check a "file"
+ * record whose content hash is under the member hash_name(hash_alg). */
+int manifest_file_decode(const json_t *rec, int hash_alg, struct mfile *f);
 
 /* manifest_file_release(f): free what f holds. */
 void manifest_file_release(struct mfile *f);

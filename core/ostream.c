@@ -8,6 +8,7 @@
 
 #include "crypto.h"
 #include "err.h"
+#include "hash.h"
 #include "ostream.h"
 #include "storage.h"
 
@@ -62,7 +63,7 @@ struct ostream {
 	int writer_started;
 	int werr;             /* the writer failed; message in failmsg */
 
-	crypto_generichash_state hstate;
+	struct hash hstate;
 	uint64_t stored;
 	uint64_t plain;
 	int finished;
@@ -155,7 +156,7 @@ emit(struct ostream *os, struct slot *s)
 
 	rc = storage_put_write(os->put, s->out, s->out_len);
 	if (rc == ERR_OK) {
-		crypto_generichash_update(&os->hstate, s->out, s->out_len);
+		hash_update(&os->hstate, s->out, s->out_len);
 		ci.index = s->index;
 		ci.offset = os->stored;
 		ci.sealed_len = (uint32_t)(s->out_len - 4);
@@ -299,7 +300,7 @@ acquire(struct ostream *os)
 
 int
 ostream_new(struct storage *st, const char *key, const struct obj_header *h,
-    const uint8_t subkey[32], int level, int threads,
+    const uint8_t subkey[32], int hash_alg, int level, int threads,
     int (*cb)(void *, const struct ostream_chunk *), void *arg,
     struct ostream **out)
 {
@@ -332,12 +333,12 @@ ostream_new(struct storage *st, const char *key, const struct obj_header *h,
 		    (os->ring[i].out = malloc(os->zcap + CRYPTO_TAG + 4)) ==
 		    NULL)
 			goto nomem;
-	crypto_generichash_init(&os->hstate, NULL, 0, 32);
+	hash_init(&os->hstate, hash_alg);
 	if ((rc = storage_put_start(st, key, &os->put)) != ERR_OK)
 		goto fail;
 	if ((rc = storage_put_write(os->put, os->hdr, OBJ_HEADER)) != ERR_OK)
 		goto fail;
-	crypto_generichash_update(&os->hstate, os->hdr, OBJ_HEADER);
+	hash_update(&os->hstate, os->hdr, OBJ_HEADER);
 	os->stored = OBJ_HEADER;
 	if (os->nworkers == 0) {
 		if (worker_init(os, &os->inline_w) != 0)
@@ -441,7 +442,7 @@ ostream_finish(struct ostream *os, struct ostream_result *res)
 	res->size = os->stored;
 	res->chunks = os->next_out;
 	res->plain = os->plain;
-	crypto_generichash_final(&os->hstate, res->hash, 32);
+	hash_final(&os->hstate, res->hash);
 	put = os->put;
 	os->put = NULL;
 	if ((rc = storage_put_end(put)) != ERR_OK)

@@ -27,18 +27,20 @@ struct ostream_result {
 	uint64_t size;       /* bytes in the object */
 	uint64_t chunks;
 	uint64_t plain;      /* plaintext bytes */
-	uint8_t hash[32];    /* BLAKE2b-256 of the object */
+	uint8_t hash[32];    /* hash (hash.h) of the object */
 };
 
 /*
- * ostream_new(st, key, h, subkey, level, threads, cb, arg, &os): start
- * writing object key.  threads == 0 compresses and seals in the calling
- * thread.  cb (may be NULL) is called in the calling thread for every chunk
- * written, in order; a non-zero return fails the stream.
+ * ostream_new(st, key, h, subkey, hash_alg, level, threads, cb, arg, &os):
+ * start writing object key, hashing it with hash_alg (HASH_*).  threads == 0
+ * compresses and seals in the calling thread.  cb (may be NULL) is called in
+ * the calling thread for every chunk written, in order; a non-zero return
+ * fails the stream.
  */
 int ostream_new(struct storage *st, const char *key,
-    const struct obj_header *h, const uint8_t subkey[32], int level,
-    int threads, int (*cb)(void *, const struct ostream_chunk *), void *arg,
+    const struct obj_header *h, const uint8_t subkey[32], int hash_alg,
+    int level, int threads,
+    int (*cb)(void *, const struct ostream_chunk *), void *arg,
     struct ostream **out);
 
 /* ostream_write(os, buf, len): append plaintext. */

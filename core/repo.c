@@ -7,6 +7,7 @@
 
 #include "crypto.h"
 #include "err.h"
+#include "hash.h"
 #include "keys.h"
 #include "objfmt.h"
 #include "repo.h"
@@ -311,8 +312,8 @@ get_str(const json_t *o, const char *k, size_t max, char **out)
 }
 
 static int
-get_obj(const json_t *o, const char *k, const char *wantkey, uint64_t *size,
-    uint8_t hash[32])
+get_obj(const json_t *o, const char *k, const char *wantkey, int hash_alg,
+    uint64_t *size, uint8_t hash[32])
 {
 	const json_t *j = json_object_get(o, k), *v;
 
@@ -321,7 +322,7 @@ get_obj(const json_t *o, const char *k, const char *wantkey, uint64_t *size,
 	v = json_object_get(j, "key");
 	if (!json_is_string(v) || strcmp(json_string_value(v), wantkey) != 0)
 		return -1;
-	v = json_object_get(j, "blake2b");
+	v = json_object_get(j, hash_name(hash_alg));
 	if (!json_is_string(v) || util_unhex(json_string_value(v), hash, 32))
 		return -1;
 	return 0;
@@ -345,8 +346,18 @@ parse_record(const uint8_t *buf, size_t len, const char *id,
 	    &jerr)) == NULL)
 		goto bad;
 	v = json_object_get(j, "bkp_archive");
-	if (!json_is_integer(v) || json_integer_value(v) != 1)
+	if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+	    json_integer_value(v) > REPO_ARCHIVE_VERSION)
 		goto bad;
+	a->version = (int)json_integer_value(v);
+	/* Version 1 hashed with BLAKE2b-256; version 2 names its hash. */
+	a->hash_alg = HASH_BLAKE2B;
+	if (a->version >= 2) {
+		v = json_object_get(j, "hash");
+		if (!json_is_string(v) ||
+		    (a->hash_alg = hash_parse(json_string_value(v))) < 0)
+			goto bad;
+	}
 	v = json_object_get(j, "id");
 	if (!json_is_string(v) || strcmp(json_string_value(v), id) != 0)
 		goto bad;
@@ -372,10 +383,11 @@ parse_record(const uint8_t *buf, size_t len, const char *id,
 	if (get_u64(j, "chunks", &a->chunks) != 0 || a->chunks == 0)
 		goto bad;
 	repo_key_data(id, key, sizeof(key));
-	if (get_obj(j, "data", key, &a->data_size, a->data_hash) != 0)
+	if (get_obj(j, "data", key, a->hash_alg, &a->data_size,
+	    a->data_hash) != 0)
 		goto bad;
 	repo_key_manifest(id, key, sizeof(key));
-	if (get_obj(j, "manifest", key, &a->manifest_size,
+	if (get_obj(j, "manifest", key, a->hash_alg, &a->manifest_size,
 	    a->manifest_hash) != 0)
 		goto bad;
 	/* Every chunk takes at least 4 + 16 bytes. */

@@ -19,9 +19,15 @@ struct storage_opts;
 
 #define REPO_ID_HEX 32
 
+/* Archive format version written (records and manifests); readers take
+ * 1 (BLAKE2b-256 hashes) and 2 (the hash the record names). */
+#define REPO_ARCHIVE_VERSION 2
+
 /* A committed archive, as its record (untrusted, bounds-checked) says. */
 struct repo_archive {
 	char id[REPO_ID_HEX + 1];
+	int version;         /* bkp_archive: 1 or 2 */
+	int hash_alg;        /* HASH_*: of files and objects */
 	char *name;          /* dataset name */
 	char *host;          /* host that took the backup */
 	int64_t created;     /* UTC seconds since the epoch */
@@ -31,8 +37,8 @@ struct repo_archive {
 	uint64_t chunks;     /* chunks in the data object */
 	uint64_t data_size;  /* bytes in the data object */
 	uint64_t manifest_size;
-	uint8_t data_hash[32];     /* BLAKE2b-256 of the data object */
-	uint8_t manifest_hash[32]; /* BLAKE2b-256 of the manifest object */
+	uint8_t data_hash[32];     /* hash (hash_alg) of the data object */
+	uint8_t manifest_hash[32]; /* hash (hash_alg) of the manifest object */
 	uint64_t files;      /* entries archived */
 	uint64_t bytes;      /* file content bytes read */
 	uint64_t warnings;   /* source files skipped */

@@ -146,6 +146,7 @@ rec_archive(const struct repo_archive *a, struct drill_record *rec)
 	rec->archive_created_us = a->created_us;
 	rec->data_size = a->data_size;
 	rec->manifest_size = a->manifest_size;
+	rec->hash_alg = a->hash_alg;
 	memcpy(rec->data_hash, a->data_hash, 32);
 	memcpy(rec->manifest_hash, a->manifest_hash, 32);
 	rec->archive_files = a->files;

@@ -9,6 +9,7 @@
 #include "drill_metrics.h"
 #include "drill_record.h"
 #include "err.h"
+#include "hash.h"
 #include "util.h"
 
 #define MAX_STR 4096            /* longest string field accepted */
@@ -19,6 +20,7 @@ drill_record_init(struct drill_record *rec)
 {
 	memset(rec, 0, sizeof(*rec));
 	rec->version = DRILL_RECORD_VERSION;
+	rec->hash_alg = HASH_DEFAULT;
 	rec->passed = 1;
 }
 
@@ -181,6 +183,7 @@ int
 drill_record_json(const struct drill_record *rec, char **text)
 {
 	json_t *o, *a, *x, *h, *hs;
+	char member[32];
 	int bad = 0;
 	size_t i;
 
@@ -206,10 +209,14 @@ drill_record_json(const struct drill_record *rec, char **text)
 	put(a, "created", jtime(rec->archive_created_us), &bad);
 	put(a, "created_us", json_integer(rec->archive_created_us), &bad);
 	put(a, "data_size", json_integer((json_int_t)rec->data_size), &bad);
-	put(a, "data_blake2b", jhex(rec->data_hash, 32), &bad);
+	snprintf(member, sizeof(member), "data_%s", hash_name(rec->hash_alg));
+	put(a, "hash", json_string(hash_name(rec->hash_alg)), &bad);
+	put(a, member, jhex(rec->data_hash, 32), &bad);
 	put(a, "manifest_size", json_integer((json_int_t)rec->manifest_size),
 	    &bad);
-	put(a, "manifest_blake2b", jhex(rec->manifest_hash, 32), &bad);
+	snprintf(member, sizeof(member), "manifest_%s",
+	    hash_name(rec->hash_alg));
+	put(a, member, jhex(rec->manifest_hash, 32), &bad);
 	put(a, "files", json_integer((json_int_t)rec->archive_files), &bad);
 	put(a, "bytes", json_integer((json_int_t)rec->archive_bytes), &bad);
 	put(a, "cipher", jstr(rec->cipher), &bad);
@@ -484,6 +491,22 @@ get_hash(json_t *o, const char *k, uint8_t out[32], struct px *x)
 		badf(x, k);
 }
 
+/* The archive's hash: named from version 2 on, BLAKE2b-256 before. */
+static void
+get_hash_alg(json_t *o, int version, int *alg, struct px *x)
+{
+	const json_t *v = json_object_get(o, "hash");
+
+	*alg = HASH_BLAKE2B;
+	if (version < 2)
+		return;
+	if (!json_is_string(v) || (*alg = hash_parse(json_string_value(v))) <
+	    0) {
+		*alg = HASH_BLAKE2B;
+		badf(x, "hash");
+	}
+}
+
 static void
 get_strv(json_t *o, const char *k, size_t maxn, size_t maxlen,
     char ***v, size_t *n, struct px *x)
@@ -552,7 +575,7 @@ drill_record_parse(const void *buf, size_t len, struct drill_record *rec)
 	struct px x = { NULL, 0 };
 	json_error_t jerr;
 	json_t *o, *a, *v, *hs, *h;
-	char *result;
+	char *result, member[32];
 	size_t i;
 
 	drill_record_init(rec);
@@ -569,7 +592,8 @@ drill_record_parse(const void *buf, size_t len, struct drill_record *rec)
 		err_set("drill record: not a JSON object");
 		goto corrupt;
 	}
-	if (get_int(o, "bkp_drill", 0, INT32_MAX, &x) != DRILL_RECORD_VERSION &&
+	rec->version = (int)get_int(o, "bkp_drill", 0, INT32_MAX, &x);
+	if ((rec->version < 1 || rec->version > DRILL_RECORD_VERSION) &&
 	    !x.bad) {
 		err_set("drill record: unsupported schema version");
 		goto corrupt;
@@ -592,9 +616,14 @@ drill_record_parse(const void *buf, size_t len, struct drill_record *rec)
 		rec->archive_created_us = get_int(a, "created_us", 0,
 		    INT64_MAX / 2, &x);
 		rec->data_size = get_u64(a, "data_size", &x);
-		get_hash(a, "data_blake2b", rec->data_hash, &x);
+		get_hash_alg(a, rec->version, &rec->hash_alg, &x);
+		snprintf(member, sizeof(member), "data_%s",
+		    hash_name(rec->hash_alg));
+		get_hash(a, member, rec->data_hash, &x);
 		rec->manifest_size = get_u64(a, "manifest_size", &x);
-		get_hash(a, "manifest_blake2b", rec->manifest_hash, &x);
+		snprintf(member, sizeof(member), "manifest_%s",
+		    hash_name(rec->hash_alg));
+		get_hash(a, member, rec->manifest_hash, &x);
 		rec->archive_files = get_u64(a, "files", &x);
 		rec->archive_bytes = get_u64(a, "bytes", &x);
 		rec->cipher = get_str(a, "cipher", 32, 1, 0, &x);

@@ -7,13 +7,13 @@
 /*
  * A drill record: what one drill of one archive did and found, stored in
  * the repository as the write-once object "drills/<UTC time>-<random>.json"
- * (schema "bkp_drill": 1, docs/DRILLS.md).  Records hold no file names or
+ * (schema "bkp_drill": 2, docs/DRILLS.md; version 1 records are read too).  Records hold no file names or
  * contents: dataset names, ids, sizes, hashes, timings, hook commands and
  * their bounded, sanitised output only.  Records read back are untrusted:
  * drill_record_parse() validates every field before it is used.
  */
 
-#define DRILL_RECORD_VERSION 1
+#define DRILL_RECORD_VERSION 2
 #define DRILL_RECORD_MAX (1024 * 1024)   /* largest record object read */
 #define DRILL_HOOK_OUTPUT_MAX 8192       /* hook output kept per hook */
 #define DRILL_MAX_FAILURES 64
@@ -44,6 +44,7 @@ struct drill_record {
 	char archive_id[DRILL_ID_HEX + 1];
 	int64_t archive_created_us;
 	uint64_t data_size, manifest_size;
+	int hash_alg;           /* HASH_* of the two hashes below */
 	uint8_t data_hash[32], manifest_hash[32];
 	uint64_t archive_files, archive_bytes;
 	char *cipher;
@@ -93,7 +94,7 @@ struct drill_record {
 	int chain_ok;           /* prev matches the record before it */
 };
 
-/* drill_record_init(rec): zero rec (version 1). */
+/* drill_record_init(rec): zero rec (current version). */
 void drill_record_init(struct drill_record *rec);
 
 /* drill_record_release(rec): free what rec holds; NULL does nothing. */

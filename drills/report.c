@@ -12,6 +12,7 @@
 #include "drill_record.h"
 #include "drill_store.h"
 #include "err.h"
+#include "hash.h"
 #include "repo.h"
 #include "report.h"
 #include "util.h"
@@ -848,12 +849,12 @@ static void
 integrity(struct out *o, const struct model *m)
 {
 	static const char *const h[] = { "Archive", "Dataset", "Created",
-		"Data BLAKE2b-256", "Latest verification", "Latest drill "
+		"Data object hash", "Latest verification", "Latest drill "
 		"validation" };
 	const struct report_input *in = m->in;
 	const struct drill_verification *v;
 	const struct drill_record *r;
-	char c[6][CELL], t[32];
+	char c[6][CELL], t[32], t2[65];
 	const char *cls[6];
 	size_t i;
 
@@ -877,7 +878,8 @@ integrity(struct out *o, const struct model *m)
 		snprintf(c[0], CELL, "%s", a->id);
 		snprintf(c[1], CELL, "%s", a->name);
 		drill_metrics_iso(a->created_us, c[2], CELL);
-		util_hex(a->data_hash, 32, c[3]);
+		util_hex(a->data_hash, 32, t2);
+		snprintf(c[3], CELL, "%s %s", hash_label(a->hash_alg), t2);
 		cls[0] = cls[3] = "hex";
 		if ((v = latest_verification(in, a->id)) == NULL) {
 			snprintf(c[4], CELL, "never verified");
@@ -1034,9 +1036,9 @@ hipaa(struct out *o, const struct model *m)
 	ROW("164.308(a)(7)(ii)(D) Testing and revision procedures", "drills "
 	    "are run, recorded and reviewed at least quarterly; failures are "
 	    "listed first", "Gaps and failures; Drills", ndrill);
-	ROW("164.312(c)(1) Integrity", "restored data matches the BLAKE2b-256 "
-	    "of every file in the authenticated manifest; archive objects "
-	    "are verified", "Integrity", nint);
+	ROW("164.312(c)(1) Integrity", "restored data matches the hash "
+	    "(BLAKE3; BLAKE2b-256 in format 1 archives) of every file in the "
+	    "authenticated manifest; archive objects are verified", "Integrity", nint);
 	ROW("164.312(b) Audit controls", "every drill leaves a write-once, "
 	    "hash-chained record in the repository", "Drill record chain",
 	    naudit);
@@ -1108,7 +1110,7 @@ render_json(const struct model *m, FILE *f)
 {
 	const struct report_input *in = m->in;
 	json_t *o, *a, *x, *y;
-	char hex[65];
+	char hex[65], member[32];
 	size_t i, j;
 	int bad = 0;
 
@@ -1166,12 +1168,17 @@ render_json(const struct model *m, FILE *f)
 		ADD(x, "dataset", json_string(ar->name));
 		ADD(x, "created", jtime(ar->created_us));
 		ADD(x, "data_size", json_integer((json_int_t)ar->data_size));
+		ADD(x, "hash", json_string(hash_name(ar->hash_alg)));
 		util_hex(ar->data_hash, 32, hex);
-		ADD(x, "data_blake2b", json_string(hex));
+		snprintf(member, sizeof(member), "data_%s",
+		    hash_name(ar->hash_alg));
+		ADD(x, member, json_string(hex));
 		ADD(x, "manifest_size", json_integer((json_int_t)
 		    ar->manifest_size));
 		util_hex(ar->manifest_hash, 32, hex);
-		ADD(x, "manifest_blake2b", json_string(hex));
+		snprintf(member, sizeof(member), "manifest_%s",
+		    hash_name(ar->hash_alg));
+		ADD(x, member, json_string(hex));
 		ADD(x, "files", json_integer((json_int_t)ar->files));
 		ADD(x, "bytes", json_integer((json_int_t)ar->bytes));
 		ADD(x, "warnings", json_integer((json_int_t)ar->warnings));

@@ -22,7 +22,7 @@ static const char usage[] =
 "DIR (created, mode 0700, if missing).  With --include only matching paths\n"
 "(and everything below matching directories) are restored, and only the\n"
 "chunks holding them are read.  Every file is checked against the size and\n"
-"BLAKE2b-256 recorded at backup time.  Entries with absolute paths or '..'\n"
+"hash (BLAKE3) recorded at backup time.  Entries with absolute paths or '..'\n"
 "are refused, nothing is written through a symlink, and existing files are\n"
 "never replaced unless --overwrite is given.\n"
 "\n"

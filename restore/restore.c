@@ -6,7 +6,7 @@
  * parallel, authenticated, decompressed and fed to libarchive's tar reader,
  * while a second manifest reader walks the selected entries in lockstep:
  * every entry must be the one the manifest names, and its size and
- * BLAKE2b-256 must match.
+ * content hash must match.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -27,6 +27,7 @@
 
 #include "crypto.h"
 #include "err.h"
+#include "hash.h"
 #include "istream.h"
 #include "keys.h"
 #include "manifest.h"
@@ -290,9 +291,18 @@ static int
 check_header_record(struct rs *r, json_t *j)
 {
 	const char *content;
-	uint64_t cs, cus;
+	uint64_t cs, cus, ver;
 	json_t *v;
 
+	/* The record's version and hash are not authenticated: the manifest's
+	 * are, and a record rewritten to another hash must not pass. */
+	if (manifest_get_u64(j, "v", &ver) != ERR_OK ||
+	    ver != (uint64_t)r->a->version)
+		goto bad;
+	v = json_object_get(j, "hash");
+	if (ver >= 2 && (!json_is_string(v) ||
+	    hash_parse(json_string_value(v)) != r->a->hash_alg))
+		goto bad;
 	v = json_object_get(j, "id");
 	if (!json_is_string(v) || strcmp(json_string_value(v), r->a->id))
 		goto bad;
@@ -331,6 +341,7 @@ check_end_record(struct rs *r, json_t *j)
 {
 	uint64_t chunks, size, files, bytes;
 	uint8_t hash[32];
+	char member[32];
 	json_t *v;
 
 	if (manifest_get_u64(j, "chunks", &chunks) != ERR_OK ||
@@ -338,7 +349,8 @@ check_end_record(struct rs *r, json_t *j)
 	    manifest_get_u64(j, "files", &files) != ERR_OK ||
 	    manifest_get_u64(j, "bytes", &bytes) != ERR_OK)
 		goto bad;
-	v = json_object_get(j, "data_blake2b");
+	snprintf(member, sizeof(member), "data_%s", hash_name(r->a->hash_alg));
+	v = json_object_get(j, member);
 	if (!json_is_string(v) || util_unhex(json_string_value(v), hash, 32))
 		goto bad;
 	if (r->nchunks == 0 || r->chunks[r->nchunks - 1].offset + 4 +
@@ -399,7 +411,7 @@ scan_manifest(struct rs *r)
 		return ERR_FAIL;
 	}
 	if ((rc = manifest_reader_open(r->sto, r->mkey, r->a->cipher,
-	    r->keys + 64, r->id, &mr)) != ERR_OK)
+	    r->keys + 64, r->id, r->a->hash_alg, &mr)) != ERR_OK)
 		return rc;
 	while ((rc = manifest_next(mr, &j, &t)) == 1) {
 		if (ended) {
@@ -411,7 +423,8 @@ scan_manifest(struct rs *r)
 		} else if (strcmp(t, "chunk") == 0) {
 			rc = add_chunk(r, j);
 		} else if (strcmp(t, "file") == 0) {
-			if ((rc = manifest_file_decode(j, &f)) == ERR_OK) {
+			if ((rc = manifest_file_decode(j, r->a->hash_alg,
+			    &f)) == ERR_OK) {
 				if (selected(r->o, f.path)) {
 					rc = add_range(r, f.o, f.e);
 					r->sel_bytes += f.size;
@@ -444,8 +457,8 @@ scan_manifest(struct rs *r)
 		    size != r->a->manifest_size ||
 		    memcmp(hash, r->a->manifest_hash, 32) != 0) {
 			err_set("object '%s' does not match the size and "
-			    "BLAKE2b-256 in its record (damaged or tampered)",
-			    r->mkey);
+			    "%s in its record (damaged or tampered)",
+			    r->mkey, hash_label(r->a->hash_alg));
 			rc = ERR_CORRUPT;
 		}
 	}
@@ -489,11 +502,12 @@ add_needed(struct rs *r)
 	}
 	r->nneeded = w + 1;
 	if ((rc = manifest_reader_open(r->sto, r->mkey, r->a->cipher,
-	    r->keys + 64, r->id, &mr)) != ERR_OK)
+	    r->keys + 64, r->id, r->a->hash_alg, &mr)) != ERR_OK)
 		return rc;
 	while ((rc = manifest_next(mr, &j, &t)) == 1) {
 		if (strcmp(t, "file") == 0 &&
-		    (rc = manifest_file_decode(j, &f)) == ERR_OK) {
+		    (rc = manifest_file_decode(j, r->a->hash_alg, &f)) ==
+		    ERR_OK) {
 			if (!selected(r->o, f.path) && want(r, f.path)) {
 				if (r->nranges == r->capranges) {
 					r->capranges = r->capranges * 2 + 16;
@@ -656,7 +670,7 @@ next_expected(struct rs *r, struct mfile *f)
 			json_decref(j);
 			continue;
 		}
-		rc = manifest_file_decode(j, f);
+		rc = manifest_file_decode(j, r->a->hash_alg, f);
 		json_decref(j);
 		if (rc != ERR_OK)
 			return rc;
@@ -733,14 +747,14 @@ copy_entry(struct rs *r, struct archive *ar, struct sink *k,
     struct archive_entry *e, const char *path, uint64_t *size,
     uint8_t hash[32], int *werr)
 {
-	crypto_generichash_state h;
+	struct hash h;
 	const void *buf;
 	size_t len;
 	la_int64_t off;
 	uint64_t pos = 0;
 	int x;
 
-	crypto_generichash_init(&h, NULL, 0, 32);
+	hash_init(&h, r->a->hash_alg);
 	for (;;) {
 		x = archive_read_data_block(ar, &buf, &len, &off);
 		if (x == ARCHIVE_EOF)
@@ -756,8 +770,8 @@ copy_entry(struct rs *r, struct archive *ar, struct sink *k,
 		    werr)) != ERR_OK)
 			return x;
 		if (!k->pooled) {
-			crypto_hash_zeros(&h, (uint64_t)off - pos);
-			crypto_generichash_update(&h, buf, len);
+			hash_zeros(&h, (uint64_t)off - pos);
+			hash_update(&h, buf, len);
 		}
 		pos = (uint64_t)off + len;
 		r->st->bytes += len;
@@ -766,14 +780,13 @@ copy_entry(struct rs *r, struct archive *ar, struct sink *k,
 	if (archive_entry_size_is_set(e) &&
 	    (uint64_t)archive_entry_size(e) > pos) {
 		if (!k->pooled)
-			crypto_hash_zeros(&h, (uint64_t)archive_entry_size(e) -
-			    pos);
+			hash_zeros(&h, (uint64_t)archive_entry_size(e) - pos);
 		if (k->buf != NULL && (uint64_t)archive_entry_size(e) <= k->cap)
 			memset(k->buf + pos, 0, (size_t)(
 			    (uint64_t)archive_entry_size(e) - pos));
 		pos = (uint64_t)archive_entry_size(e);
 	}
-	crypto_generichash_final(&h, hash, 32);
+	hash_final(&h, hash);
 	*size = pos;
 	return ERR_OK;
 }
@@ -1350,8 +1363,8 @@ run_tar(struct rs *r)
 		 * files.  (A verification hashes on this thread: its other
 		 * threads keep the cores busy, and a pool would add copies.) */
 		if (r->fresh && (rc = wpool_new(pool_threads(), extract_flags(
-		    r->o) & ~ARCHIVE_EXTRACT_SECURE_SYMLINKS, POOL_QUEUE,
-		    &r->wp)) != ERR_OK)
+		    r->o) & ~ARCHIVE_EXTRACT_SECURE_SYMLINKS, r->a->hash_alg,
+		    POOL_QUEUE, &r->wp)) != ERR_OK)
 			goto done;
 	}
 	if (archive_read_open(ar, r, NULL, feed, NULL) != ARCHIVE_OK) {
@@ -1409,7 +1422,7 @@ done:
 static int
 run_raw(struct rs *r)
 {
-	crypto_generichash_state h;
+	struct hash h;
 	const uint8_t *buf;
 	uint8_t hash[32];
 	size_t len;
@@ -1439,9 +1452,9 @@ run_raw(struct rs *r)
 			r->refused++;
 		}
 	}
-	crypto_generichash_init(&h, NULL, 0, 32);
+	hash_init(&h, r->a->hash_alg);
 	while ((rc = istream_next(r->is, &buf, &len, &idx)) == 1) {
-		crypto_generichash_update(&h, buf, len);
+		hash_update(&h, buf, len);
 		total += len;
 		r->st->chunks++;
 		r->st->bytes += len;
@@ -1463,7 +1476,7 @@ run_raw(struct rs *r)
 	}
 	if (rc < 0)
 		goto done;
-	crypto_generichash_final(&h, hash, 32);
+	hash_final(&h, hash);
 	if (total != f.size || memcmp(hash, f.hash, 32) != 0) {
 		r->st->mismatches++;
 		err_set("archive %s: '%s' does not match its recorded size "
@@ -1603,7 +1616,7 @@ restore_run(struct repo *repo, const struct repo_archive *a,
 	if ((rc = add_needed(&r)) != ERR_OK || (rc = make_plan(&r)) != ERR_OK)
 		goto done;
 	if ((rc = manifest_reader_open(r.sto, r.mkey, a->cipher, r.keys + 64,
-	    r.id, &r.lock)) != ERR_OK)
+	    r.id, a->hash_alg, &r.lock)) != ERR_OK)
 		goto done;
 	memset(&h, 0, sizeof(h));
 	h.type = OBJ_TYPE_DATA;
@@ -1616,7 +1629,8 @@ restore_run(struct repo *repo, const struct repo_archive *a,
 	if (!storage_is_local(r.sto) && threads < 4)
 		threads = 4;   /* fetches overlap network latency */
 	if ((rc = istream_new(r.sto, r.dkey, &h, r.keys + 32, r.nchunks,
-	    r.plan, r.nplan, threads, o->target == NULL, &r.is)) != ERR_OK)
+	    r.plan, r.nplan, threads, o->target == NULL ? a->hash_alg : 0,
+	    &r.is)) != ERR_OK)
 		goto done;
 	if (o->target != NULL && (rc = enter_target(o->target, &saved, &r.fresh)) !=
 	    ERR_OK)
@@ -1649,8 +1663,8 @@ restore_run(struct repo *repo, const struct repo_archive *a,
 		    (size != a->data_size ||
 		    memcmp(hash, a->data_hash, 32) != 0)) {
 			err_set("archive %s: object '%s' does not match the "
-			    "BLAKE2b-256 in its record (damaged or tampered)",
-			    a->id, r.dkey);
+			    "%s in its record (damaged or tampered)",
+			    a->id, r.dkey, hash_label(a->hash_alg));
 			rc = ERR_CORRUPT;
 		}
 	}

@@ -46,7 +46,7 @@ struct restore_stats {
  * restore_run(r, a, sk, opts, st): restore archive a (or, with
  * opts->target == NULL, decrypt, decompress and hash everything without
  * writing).  Every file is checked against the manifest's size and
- * BLAKE2b-256.  Returns ERR_OK if everything matched and was written,
+ * hash.  Returns ERR_OK if everything matched and was written,
  * ERR_CORRUPT on any authentication or hash failure (the archive is
  * damaged), ERR_KEY if sk cannot open a, ERR_FAIL otherwise (e.g. refused
  * entries, existing files); st is filled in all cases.
@@ -65,7 +65,7 @@ int restore_path_selected(const char *const *include, size_t ninclude,
 
 /*
  * restore_validate_tree(r, a, sk, dir, include, ninclude, st): re-read the
- * files restored under dir and compare each one's size and BLAKE2b-256
+ * files restored under dir and compare each one's size and hash
  * with the manifest (regular files only).  st->files/bytes count what was
  * checked; st->mismatches what differed or was missing.  ERR_OK only if
  * nothing differed.

@@ -1,6 +1,6 @@
 /*
  * Validation of a restored tree against the manifest: every selected
- * regular file is read back from disk and its size and BLAKE2b-256 compared;
+ * regular file is read back from disk and its size and hash compared;
  * directories and symlinks must exist with the right type (and target).
  * Used by drills after a restore.
  */
@@ -18,6 +18,7 @@
 
 #include "crypto.h"
 #include "err.h"
+#include "hash.h"
 #include "manifest.h"
 #include "repo.h"
 #include "restore.h"
@@ -27,9 +28,10 @@
 
 /* Compare one entry on disk; 0 if it matches. */
 static int
-check_one(int dirfd, const struct mfile *f, uint8_t *buf, uint64_t *bytes)
+check_one(int dirfd, int hash_alg, const struct mfile *f, uint8_t *buf,
+    uint64_t *bytes)
 {
-	crypto_generichash_state h;
+	struct hash h;
 	uint8_t hash[32];
 	char link[PATH_MAX];
 	struct stat sb;
@@ -60,15 +62,15 @@ check_one(int dirfd, const struct mfile *f, uint8_t *buf, uint64_t *bytes)
 	if ((fd = openat(dirfd, f->path, O_RDONLY | O_NOFOLLOW |
 	    O_CLOEXEC)) < 0)
 		return -1;
-	crypto_generichash_init(&h, NULL, 0, 32);
+	hash_init(&h, hash_alg);
 	while ((n = read(fd, buf, VBUF)) > 0) {
-		crypto_generichash_update(&h, buf, (size_t)n);
+		hash_update(&h, buf, (size_t)n);
 		total += (uint64_t)n;
 	}
 	close(fd);
 	if (n < 0)
 		return -1;
-	crypto_generichash_final(&h, hash, 32);
+	hash_final(&h, hash);
 	*bytes += total;
 	return total == f->size && memcmp(hash, f->hash, 32) == 0 ? 0 : -1;
 }
@@ -105,19 +107,19 @@ restore_validate_tree(struct repo *r, const struct repo_archive *a,
 		goto done;
 	}
 	if ((rc = manifest_reader_open(repo_storage(r), mkey, a->cipher,
-	    keys + 32, id, &mr)) != ERR_OK)
+	    keys + 32, id, a->hash_alg, &mr)) != ERR_OK)
 		goto done;
 	while ((rc = manifest_next(mr, &j, &t)) == 1) {
 		if (strcmp(t, "file") != 0) {
 			json_decref(j);
 			continue;
 		}
-		rc = manifest_file_decode(j, &f);
+		rc = manifest_file_decode(j, a->hash_alg, &f);
 		json_decref(j);
 		if (rc != ERR_OK)
 			goto done;
 		if (restore_path_selected(include, ninclude, f.path)) {
-			if (check_one(dirfd, &f, buf, &st->bytes) != 0)
+			if (check_one(dirfd, a->hash_alg, &f, buf, &st->bytes) != 0)
 				st->mismatches++;
 			st->files++;
 		}

@@ -25,6 +25,7 @@
 
 #include "crypto.h"
 #include "err.h"
+#include "hash.h"
 #include "wpool.h"
 
 #define WPOOL_MAX_WRITERS 8
@@ -68,6 +69,7 @@ struct wpool {
 	pthread_cond_t more;        /* a job, segment, end or verdict arrived */
 	pthread_cond_t room;        /* queued bytes fell */
 	struct jobq in;             /* jobs in archive order, for the hasher */
+	int hash_alg;               /* HASH_* of the expected hashes */
 	size_t queued, maxqueued;
 	int stopping, hasher_done, finished;
 	uint64_t failed, corrupt;
@@ -285,13 +287,13 @@ kill_job(struct wpool *p, struct wjob *j)
 static void
 check(struct wpool *p, struct wjob *j)
 {
-	crypto_generichash_state h;
+	struct hash h;
 	uint8_t got[32];
 	uint64_t pos = 0;
 	struct seg *s;
 	int bad = 0;
 
-	crypto_generichash_init(&h, NULL, 0, 32);
+	hash_init(&h, p->hash_alg);
 	for (;;) {
 		while (j->hnext == NULL && !j->ended && !p->stopping)
 			pthread_cond_wait(&p->more, &p->mu);
@@ -301,8 +303,8 @@ check(struct wpool *p, struct wjob *j)
 		if (!bad && s->off < pos)
 			bad = 1;        /* overlapping data */
 		if (!bad) {
-			crypto_hash_zeros(&h, s->off - pos);
-			crypto_generichash_update(&h, s->data, s->len);
+			hash_zeros(&h, s->off - pos);
+			hash_update(&h, s->data, s->len);
 			pos = s->off + s->len;
 		}
 		pthread_mutex_lock(&p->mu);
@@ -323,8 +325,8 @@ check(struct wpool *p, struct wjob *j)
 			bad = 1;
 		else {
 			pthread_mutex_unlock(&p->mu);
-			crypto_hash_zeros(&h, j->size - pos);
-			crypto_generichash_final(&h, got, sizeof(got));
+			hash_zeros(&h, j->size - pos);
+			hash_final(&h, got);
 			bad = sodium_memcmp(got, j->expect, 32) != 0;
 			pthread_mutex_lock(&p->mu);
 		}
@@ -491,7 +493,8 @@ writer(void *arg)
 }
 
 int
-wpool_new(int nwriters, int flags, size_t maxqueued, struct wpool **pp)
+wpool_new(int nwriters, int flags, int hash_alg, size_t maxqueued,
+    struct wpool **pp)
 {
 	struct wpool *p;
 	int i;
@@ -505,6 +508,7 @@ wpool_new(int nwriters, int flags, size_t maxqueued, struct wpool **pp)
 		err_set("out of memory");
 		return ERR_FAIL;
 	}
+	p->hash_alg = hash_alg;
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->more, NULL);
 	pthread_cond_init(&p->room, NULL);

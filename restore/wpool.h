@@ -9,7 +9,7 @@ struct archive_entry;
 /*
  * The back half of a restore's pipeline, off the thread that reads the
  * tar stream: a hasher thread checks each regular file's content against
- * the BLAKE2b-256 its manifest records, in archive order, and hands files
+ * the hash its manifest records, in archive order, and hands files
  * that pass to a pool of writer threads, each with its own libarchive
  * write_disk handle, so that hashing and creating files (kernel work that
  * dominates restores) use every core.  With no writers, it only checks.
@@ -27,12 +27,14 @@ struct wpool;
 struct wjob;
 
 /*
- * wpool_new(nwriters, flags, maxqueued, &p): start the hasher and
- * nwriters writers (0: check only) whose handles use the write_disk
- * option flags; at most maxqueued bytes of file data wait at a time (a
- * larger piece waits for an empty queue).  ERR_OK or ERR_FAIL.
+ * wpool_new(nwriters, flags, hash_alg, maxqueued, &p): start the hasher
+ * (of hash_alg, HASH_*) and nwriters writers (0: check only) whose handles
+ * use the write_disk option flags; at most maxqueued bytes of file data
+ * wait at a time (a larger piece waits for an empty queue).  ERR_OK or
+ * ERR_FAIL.
  */
-int wpool_new(int nwriters, int flags, size_t maxqueued, struct wpool **p);
+int wpool_new(int nwriters, int flags, int hash_alg, size_t maxqueued,
+    struct wpool **p);
 
 /*
  * wpool_alloc(p, len): a buffer for len bytes of file data, recycled by
@@ -45,7 +47,7 @@ void wpool_unalloc(struct wpool *p, uint8_t *b, size_t len);
 
 /*
  * wpool_put(p, e, hash, data, len): a whole file: entry e (taken over),
- * the BLAKE2b-256 its len bytes of content (from wpool_alloc, taken over)
+ * the hash (of the pool's algorithm) its len bytes of content (from wpool_alloc, taken over)
  * must have.  Waits while the queue is full.
  */
 int wpool_put(struct wpool *p, struct archive_entry *e,

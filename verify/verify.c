@@ -1,6 +1,6 @@
 /*
  * Key-less verification: anyone with read access can check that an
- * archive's objects are present, have the sizes and BLAKE2b-256 hashes its
+ * archive's objects are present, have the sizes and hashes its
  * record states, and that the data object's chunk framing is whole.  This
  * proves integrity of the ciphertext, not authenticity (that needs a key:
  * restore_run with no target).
@@ -12,6 +12,7 @@
 
 #include "crypto.h"
 #include "err.h"
+#include "hash.h"
 #include "objfmt.h"
 #include "repo.h"
 #include "storage.h"
@@ -25,7 +26,7 @@ check_object(struct storage *st, const char *key, uint64_t want_size,
     const uint8_t want_hash[32], const struct repo_archive *a, int framed,
     uint8_t *buf, uint64_t *bytes)
 {
-	crypto_generichash_state h;
+	struct hash h;
 	struct obj_header oh;
 	uint8_t hash[32];
 	uint64_t size, off = 0, next_frame = OBJ_HEADER, frames = 0;
@@ -40,12 +41,12 @@ check_object(struct storage *st, const char *key, uint64_t want_size,
 		    (unsigned long long)want_size);
 		return ERR_CORRUPT;
 	}
-	crypto_generichash_init(&h, NULL, 0, 32);
+	hash_init(&h, a->hash_alg);
 	while (off < size) {
 		n = size - off > BLOCK ? BLOCK : (size_t)(size - off);
 		if ((rc = storage_get_range(st, key, off, n, buf)) != ERR_OK)
 			return rc;
-		crypto_generichash_update(&h, buf, n);
+		hash_update(&h, buf, n);
 		if (off == 0 && n >= OBJ_HEADER) {
 			if ((rc = objfmt_decode(buf, &oh)) != ERR_OK) {
 				err_prefix("archive %s: '%s': ", a->id, key);
@@ -94,10 +95,11 @@ check_object(struct storage *st, const char *key, uint64_t want_size,
 		off += n;
 		*bytes += n;
 	}
-	crypto_generichash_final(&h, hash, 32);
+	hash_final(&h, hash);
 	if (memcmp(hash, want_hash, 32) != 0) {
-		err_set("archive %s: object '%s' does not match the BLAKE2b-256 "
-		    "hash in its record (damaged or tampered)", a->id, key);
+		err_set("archive %s: object '%s' does not match the %s hash in "
+		    "its record (damaged or tampered)", a->id, key,
+		    hash_label(a->hash_alg));
 		return ERR_CORRUPT;
 	}
 	if (framed && (next_frame != size || frames != a->chunks)) {

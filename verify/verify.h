@@ -8,7 +8,7 @@ struct repo_archive;
 
 /*
  * verify_keyless(r, a, &detail): check that a's data and manifest objects
- * exist with the sizes and BLAKE2b-256 hashes its record states, and that
+ * exist with the sizes and hashes its record states, and that
  * the data object's framing is well formed.  Needs no key.  ERR_OK, or
  * ERR_CORRUPT / ERR_NOTFOUND with a message naming the object at fault.
  */

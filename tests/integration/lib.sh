@@ -83,7 +83,7 @@
 #                          walking the framing)
 #   flip_byte FILE OFFSET  xor the byte at OFFSET (negative: from the end)
 #   record_rehash ID       rewrite the record so data/manifest "size" and
-#                          "blake2b" match the objects now stored (simulates
+#                          hash match the objects now stored (simulates
 #                          an attacker with write access to the repository)
 #   snapshot_tree DIR OUT  list every path under DIR (NUL-safe) into OUT
 #   outside_snapshot OUT TARGET / outside_unchanged OUT TARGET
@@ -287,7 +287,8 @@ EOF
 
 record_rehash() {
 	python3 - "$REPO" "$1" <<'EOF'
-import hashlib, json, os, sys
+import json, os, sys
+from bkpt_hash import digest, record_alg
 repo, aid = sys.argv[1], sys.argv[2]
 p = os.path.join(repo, "archives", aid + ".json")
 r = json.load(open(p))
@@ -295,7 +296,7 @@ for part in ("data", "manifest"):
     obj = os.path.join(repo, r[part]["key"])
     b = open(obj, "rb").read()
     r[part]["size"] = len(b)
-    r[part]["blake2b"] = hashlib.blake2b(b, digest_size=32).hexdigest()
+    r[part][record_alg(r)] = digest(record_alg(r), b)
 mode = os.stat(p).st_mode
 os.chmod(p, 0o600)
 with open(p, "w") as f:

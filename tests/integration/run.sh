@@ -20,6 +20,10 @@ case $BKP in /*) ;; *) BKP=$PWD/$BKP ;; esac
 export BKP
 export BKP_TEST_TIMEOUT=${BKP_TEST_TIMEOUT:-300}
 export BKPT_LIB=$here/lib.sh
+# Python snippets in the tests import bkpt_hash (the archive hashes,
+# computed without bkp).
+export PYTHONPATH=$here${PYTHONPATH:+:$PYTHONPATH}
+command -v b3sum >/dev/null || { echo "FAIL (harness): b3sum not found; run scripts/deps.sh"; echo "0 passed, 1 failed"; exit 1; }
 unset BKP_REPOSITORY BKP_KEY_FILE BKP_PASSPHRASE BKP_PASSPHRASE_FILE
 
 if [ ! -x "$BKP" ]; then

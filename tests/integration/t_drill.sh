@@ -57,10 +57,11 @@ test_drill_passes_and_leaves_a_record() {
 	json_valid "$rec" || fail "drill record is not JSON"
 	[[ $(basename "$rec") =~ ^[0-9]{8}T[0-9]{6}\.[0-9]{6}Z-[0-9a-f]{8}\.json$ ]] ||
 		fail "bad record name $(basename "$rec")"
-	[ "$(rec_get 'r["bkp_drill"]')" = 1 ] || fail "schema version"
+	[ "$(rec_get 'r["bkp_drill"]')" = 2 ] || fail "schema version"
+	[ "$(rec_get 'r["archive"]["hash"]')" = blake3 ] || fail "archive hash algorithm"
 	[ "$(rec_get 'r["result"]')" = pass ] || fail "result not pass"
 	[ "$(rec_get 'r["archive"]["id"]')" = "$ID" ] || fail "archive id"
-	[ "$(rec_get 'r["archive"]["data_blake2b"]')" = "$(record_get "$ID" "r['data']['blake2b']")" ] ||
+	[ "$(rec_get 'r["archive"]["data_blake3"]')" = "$(record_get "$ID" "r['data']['blake3']")" ] ||
 		fail "archive hash not recorded"
 	[ "$(rec_get 'r["restore"]["status"]')" = ok ] || fail "restore status"
 	[ "$(rec_get 'r["validation"]["status"]')" = ok ] || fail "validation status"

@@ -13,6 +13,10 @@
 # entries before AND after it are restored, and the exit status is 1
 # ("N entries not restored").  An archive whose manifest disagrees with its
 # tar stream is corrupt: the restore stops at the disagreement.
+#
+# Archives are forged in the current format (version 2, BLAKE3 digests from
+# b3sum); with FORGE_HASH=blake2b, in version 1 (BLAKE2b-256), which bkp
+# still reads.
 
 # forge_bin: the path of bkp-forge (next to $BKP), or fail.
 forge_bin() {
@@ -31,8 +35,10 @@ mk_tar() {
 	local spec
 	spec=$(cat)
 	/usr/bin/python3 - "$1" "$2" "$spec" <<'EOF' || fail "mk_tar: python failed"
-import hashlib, io, json, sys, tarfile
+import hashlib, io, json, os, sys, tarfile
+from bkpt_hash import digest
 tarp, mfp, spec = sys.argv[1:4]
+alg = os.environ.get("FORGE_HASH", "blake3")
 out = open(tarp, "wb")
 t = tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT)
 recs, link_data = [], False
@@ -77,7 +83,7 @@ for line in spec.splitlines():
          "mode": ti.mode, "uid": 0, "gid": 0, "mtime": ti.mtime,
          "size": len(data) if kind == "file" else 0, "o": o, "e": e}
     if kind == "file":
-        r["blake2b"] = hashlib.blake2b(data, digest_size=32).hexdigest()
+        r[alg] = digest(alg, data)
     if kind in ("symlink", "hardlink"):
         r["link"] = arg
     recs.append(r)
@@ -98,13 +104,14 @@ with open(mfp, "w") as m:
 EOF
 }
 
-# mf_edit MF PYTHON: run PYTHON on every record r of the manifest lines MF.
+# mf_edit MF PYTHON: run PYTHON on every record r of the manifest lines MF
+# (H is the name of the hash member).
 mf_edit() {
 	/usr/bin/python3 - "$1" "$2" <<'EOF' || fail "mf_edit: python failed"
-import json, sys
+import json, os, sys
 recs = [json.loads(l) for l in open(sys.argv[1])]
 for r in recs:
-    exec(sys.argv[2], {"r": r})
+    exec(sys.argv[2], {"r": r, "H": os.environ.get("FORGE_HASH", "blake3")})
 with open(sys.argv[1], "w") as m:
     for r in recs:
         m.write(json.dumps(r, separators=(",", ":")) + "\n")
@@ -122,7 +129,9 @@ forge() {
 # forge_archive NAME: forge from $T/work/NAME.tar and NAME.mf; sets ID.
 forge_archive() {
 	local name=$1
-	ID=$("$FORGE" "$REPO" "$name" "$T/work/$name.tar" "$T/work/$name.mf" 2>"$T/work/$name.err") ||
+	local format=2
+	[ "${FORGE_HASH:-blake3}" = blake2b ] && format=1
+	ID=$(BKP_FORGE_FORMAT=$format "$FORGE" "$REPO" "$name" "$T/work/$name.tar" "$T/work/$name.mf" 2>"$T/work/$name.err") ||
 		fail "bkp-forge failed for '$name': $(cat "$T/work/$name.err")"
 	[[ $ID =~ ^[0-9a-f]{32}$ ]] || fail "bkp-forge printed '$ID', not an archive id"
 	note "forged archive $ID ('$name')"
@@ -490,7 +499,7 @@ file|first|first
 file|data.txt|data
 file|after|after
 EOF
-	mf_edit "$T/work/rehash.mf" 'if r["path"] == "data.txt": r["blake2b"] = "00" * 32'
+	mf_edit "$T/work/rehash.mf" 'if r["path"] == "data.txt": r[H] = "00" * 32'
 	grep -q "$(printf '%064d' 0)" "$T/work/rehash.mf" || fail "test setup: hash edit failed"
 	forge_archive rehash
 	outside_snapshot "$BKPT_DIR/before" rt/target2
@@ -530,7 +539,7 @@ file|small|small
 bigfile|big.bin|5000000
 file|after|after
 EOF
-	mf_edit "$T/work/bigbad.mf" 'if r["path"] == "big.bin": r["blake2b"] = "11" * 32'
+	mf_edit "$T/work/bigbad.mf" 'if r["path"] == "big.bin": r[H] = "11" * 32'
 	forge_archive bigbad
 	outside_snapshot "$BKPT_DIR/before" rt/target2
 	run_bkp restore -r "$REPO" -k "$KEY" "$ID" --target rt/target2
@@ -539,4 +548,32 @@ EOF
 	expect_error_line "big.bin" "restore of a large file whose manifest hash is wrong"
 	[ ! -e rt/target2/big.bin ] || fail "the mismatching streamed big.bin was left in the target"
 	[ ! -e rt/target2/after ] || fail "an entry after the mismatch was restored"
+}
+
+# (i) Version 1 archives (BLAKE2b-256, written by bkp 0.1) are still read
+# with every check: the positive control, a manifest that disagrees with its
+# tar stream and a streamed file whose hash is wrong, all forged as version 1.
+test_forged_version1_archives() {
+	export FORGE_HASH=blake2b
+	test_forged_safe_control
+	[ "$(record_get "$ID" "r['bkp_archive']")" = 1 ] || fail "test setup: not a version 1 archive"
+	run_bkp list -r "$REPO" --json
+	expect_exit 0 "list of a version 1 archive"
+	python3 - "$BKPT_DIR/stdout" "$ID" <<'PY' || fail "list --json does not name BLAKE2b for a version 1 archive"
+import json, sys
+a = [x for x in json.load(open(sys.argv[1])) if x["id"] == sys.argv[2]]
+assert a and a[0]["hash"] == "blake2b" and len(a[0]["data_blake2b"]) == 64, a
+PY
+	run_bkp verify -r "$REPO" "$ID"
+	expect_exit 0 "key-less verify of a version 1 archive"
+}
+
+test_forged_version1_manifest_disagrees() {
+	export FORGE_HASH=blake2b
+	test_forged_manifest_disagrees
+}
+
+test_forged_version1_streamed_mismatch() {
+	export FORGE_HASH=blake2b
+	test_forged_duplicates_and_streamed_mismatch
 }

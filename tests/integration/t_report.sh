@@ -114,7 +114,7 @@ PY
 	grep -q "2 of 2 archives have no verification record" $f || fail "verification gap not listed"
 	grep -q "$EHR" $f || fail "archive id missing"
 	grep -q "$PACS" $f || fail "archive id missing"
-	grep -q "$(record_get "$EHR" "r['data']['blake2b']")" $f || fail "archive hash missing"
+	grep -q "$(record_get "$EHR" "r['data']['blake3']")" $f || fail "archive hash missing"
 	grep -q "$(record_get "$EHR" "r['recipients'][0]['fpr']")" $f || fail "recipient fingerprint missing"
 	grep -q "3 drills in the period, 2 failed" $f || fail "drill counts"
 	grep -q "chain intact" $f || fail "chain status"

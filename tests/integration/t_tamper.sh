@@ -16,14 +16,16 @@ tamper_setup() {
 	[ -f "$DATA" ] && [ -f "$MANIFEST" ] || fail "record names objects that do not exist"
 	[ "$NCHUNKS" -ge 5 ] || fail "expected at least 5 chunks with --chunk-size 65536, record says $NCHUNKS"
 	data_frames "$DATA" "$NCHUNKS" >frames || fail "cannot find the chunk framing of $DATA"
-	# The record's hashes are BLAKE2b-256 of the stored objects.
-	python3 - "$(record_json "$ID")" "$REPO" <<'EOF' || fail "record's data/manifest size or blake2b do not match the stored objects"
-import hashlib, json, os, sys
+	# The record's hashes are BLAKE3 (b3sum) of the stored objects.
+	python3 - "$(record_json "$ID")" "$REPO" <<'EOF' || fail "record's data/manifest size or BLAKE3 do not match the stored objects"
+import json, os, sys
+from bkpt_hash import digest
 r = json.load(open(sys.argv[1]))
+assert r["bkp_archive"] == 2 and r["hash"] == "blake3", r["hash"]
 for part in ("data", "manifest"):
     b = open(os.path.join(sys.argv[2], r[part]["key"]), "rb").read()
     assert r[part]["size"] == len(b), part
-    assert r[part]["blake2b"] == hashlib.blake2b(b, digest_size=32).hexdigest(), part
+    assert r[part]["blake3"] == digest("blake3", b), part
 EOF
 }
 
@@ -98,11 +100,11 @@ test_flipped_record_hash_caught_by_both_verifies() {
 	rec=$(record_json "$ID")
 	cp "$rec" record.orig
 	for part in data manifest; do
-		record_set "$ID" "h = r['$part']['blake2b']; r['$part']['blake2b'] = ('1' if h[0] == '0' else '0') + h[1:]"
-		both_verifies_fail "record's $part blake2b changed"
+		record_set "$ID" "h = r['$part']['blake3']; r['$part']['blake3'] = ('1' if h[0] == '0' else '0') + h[1:]"
+		both_verifies_fail "record's $part hash changed"
 		cp record.orig "$rec"
-		record_set "$ID" "h = r['$part']['blake2b']; r['$part']['blake2b'] = h[:-1] + ('1' if h[-1] == '0' else '0')"
-		both_verifies_fail "record's $part blake2b changed (last digit)"
+		record_set "$ID" "h = r['$part']['blake3']; r['$part']['blake3'] = h[:-1] + ('1' if h[-1] == '0' else '0')"
+		both_verifies_fail "record's $part hash changed (last digit)"
 		cp record.orig "$rec"
 	done
 	run_bkp verify -r "$REPO" "$ID"
@@ -255,6 +257,40 @@ test_manifest_swapped_between_archives_refused() {
 	restore_refused "manifest of $ida in place of its own"
 	run_bkp verify -r "$REPO" -k "$KEY" "$ID"
 	expect_corrupt "verify -k: manifest of another archive"
+}
+
+# The record's version and hash are not authenticated, so someone with
+# write access can rewrite a record as version 1 with correct BLAKE2b-256
+# digests of the objects (key-less verification cannot tell), or name
+# BLAKE2b in a version 2 record.  The encrypted manifest names the real
+# version and hash, so a keyed verify and a restore refuse both.
+test_record_rewritten_to_another_hash_refused() {
+	tamper_setup
+	local rec how
+	rec=$(record_json "$ID")
+	cp "$rec" record.orig
+	for how in v1 v2-blake2b; do
+		record_set "$ID" "
+import bkpt_hash
+for part in ('data', 'manifest'):
+    del r[part]['blake3']
+    r[part]['blake2b'] = bkpt_hash.file_digest('blake2b', '$REPO/' + r[part]['key'])
+if '$how' == 'v1':
+    r['bkp_archive'] = 1
+    del r['hash']
+else:
+    r['hash'] = 'blake2b'
+"
+		run_bkp verify -r "$REPO" "$ID"
+		expect_exit 0 "key-less verify of a self-consistent rewritten record ($how)"
+		run_bkp verify -r "$REPO" -k "$KEY" "$ID"
+		expect_corrupt "verify -k of a record rewritten to BLAKE2b ($how)"
+		expect_stderr_match "does not match its encrypted manifest"
+		restore_refused "record rewritten to BLAKE2b ($how)"
+		cp record.orig "$rec"
+	done
+	run_bkp verify -r "$REPO" -k "$KEY" "$ID"
+	expect_exit 0 "verify -k after undoing the rewrite"
 }
 
 test_wrong_key_exit_12() {

@@ -11,6 +11,10 @@
  * MANIFEST_LINES (one JSON object per line, used as given), the "chunk"
  * records and the "end" record, then archives/<id>.json (the commit), all
  * as docs/FORMAT.md §4-§8 specify.  Prints the new archive id.
+ * BKP_FORGE_FORMAT=1 writes format version 1 (BLAKE2b-256 hashes) instead
+ * of the current version 2 (BLAKE3), so that the tests also prove bkp
+ * still reads version 1 archives; the file records' hash member must then
+ * be "blake2b" (else "blake3").
  * Exit status: 0 ok, 1 failure, 2 usage.
  */
 #include <stdio.h>
@@ -23,6 +27,7 @@
 
 #include "crypto.h"
 #include "err.h"
+#include "hash.h"
 #include "keys.h"
 #include "manifest.h"
 #include "objfmt.h"
@@ -132,13 +137,13 @@ put_tar(struct ostream *os, const char *path, uint64_t *tar_bytes)
 }
 
 static json_t *
-objref(const char *key, uint64_t size, const uint8_t hash[32])
+objref(int alg, const char *key, uint64_t size, const uint8_t hash[32])
 {
 	char hex[65];
 
 	util_hex(hash, 32, hex);
 	return json_pack("{s:s, s:I, s:s}", "key", key, "size",
-	    (json_int_t)size, "blake2b", hex);
+	    (json_int_t)size, hash_name(alg), hex);
 }
 
 /* The recipients array: the data key sealed to every configured key. */
@@ -176,7 +181,10 @@ main(int argc, char **argv)
 	uint8_t mhash[32];
 	uint64_t files = 0, bytes = 0, tar_bytes = 0, msize;
 	char id[REPO_ID_HEX + 1], dkey[64], mkey[64], rkey[64], when[40];
-	char hex[65], *text = NULL;
+	char hex[65], member[32], *text = NULL;
+	const char *fmt = getenv("BKP_FORGE_FORMAT");
+	int version = fmt != NULL && strcmp(fmt, "1") == 0 ? 1 : 2;
+	int alg = version == 1 ? HASH_BLAKE2B : HASH_BLAKE3;
 	const char *host = "bkp-forge";
 	int64_t created_us = util_now_us();
 	int rc = ERR_FAIL, data_done = 0, man_done = 0;
@@ -212,26 +220,30 @@ main(int argc, char **argv)
 	/* Manifest: archive record, file records; data: the tar, with a
 	 * chunk record per chunk; then the end record. */
 	if ((rc = manifest_writer_new(repo_storage(r), mkey, h.cipher,
-	    keys + 64, h.id, &mw)) != ERR_OK ||
-	    (rc = put(mw, json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:I, s:s, "
-	    "s:s, s:I}", "t", "archive", "v", 1, "id", id, "name", argv[2],
+	    keys + 64, h.id, alg, &mw)) != ERR_OK)
+		goto done;
+	rec = json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:I}",
+	    "t", "archive", "v", version, "id", id, "name", argv[2],
 	    "host", host, "created", when, "created_us",
 	    (json_int_t)created_us, "cipher", crypto_cipher_name(h.cipher),
-	    "content", "tar", "chunk_size", (json_int_t)h.chunk_size))) !=
-	    ERR_OK ||
+	    "content", "tar", "chunk_size", (json_int_t)h.chunk_size);
+	if (rec != NULL && version >= 2)
+		json_object_set_new(rec, "hash", json_string(hash_name(alg)));
+	if ((rc = put(mw, rec)) != ERR_OK ||
 	    (rc = put_file_records(mw, argv[4], &files, &bytes)) != ERR_OK ||
-	    (rc = ostream_new(repo_storage(r), dkey, &h, keys + 32, 3, 0,
+	    (rc = ostream_new(repo_storage(r), dkey, &h, keys + 32, alg, 3, 0,
 	    chunk_record, mw, &os)) != ERR_OK ||
 	    (rc = put_tar(os, argv[3], &tar_bytes)) != ERR_OK ||
 	    (rc = ostream_finish(os, &dres)) != ERR_OK)
 		goto done;
 	data_done = 1;
 	util_hex(dres.hash, 32, hex);
+	snprintf(member, sizeof(member), "data_%s", hash_name(alg));
 	if ((rc = put(mw, json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:s, s:I}",
 	    "t", "end", "files", (json_int_t)files, "bytes", (json_int_t)bytes,
 	    "tar_bytes", (json_int_t)tar_bytes, "chunks",
 	    (json_int_t)dres.chunks, "data_size", (json_int_t)dres.size,
-	    "data_blake2b", hex, "warnings", (json_int_t)0))) != ERR_OK ||
+	    member, hex, "warnings", (json_int_t)0))) != ERR_OK ||
 	    (rc = manifest_writer_finish(mw, &msize, mhash)) != ERR_OK)
 		goto done;
 	man_done = 1;
@@ -239,18 +251,20 @@ main(int argc, char **argv)
 	/* The archive record: the commit. */
 	rec = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:I, "
 	    "s:I, s:o, s:o, s:o, s:{s:I, s:I, s:I, s:I, s:f}}",
-	    "bkp_archive", 1, "id", id, "repository", cfg->id,
+	    "bkp_archive", version, "id", id, "repository", cfg->id,
 	    "name", argv[2], "host", host, "created", when,
 	    "created_us", (json_int_t)created_us,
 	    "cipher", crypto_cipher_name(h.cipher), "content", "tar",
 	    "chunk_size", (json_int_t)h.chunk_size,
 	    "chunks", (json_int_t)dres.chunks,
-	    "data", objref(dkey, dres.size, dres.hash),
-	    "manifest", objref(mkey, msize, mhash),
+	    "data", objref(alg, dkey, dres.size, dres.hash),
+	    "manifest", objref(alg, mkey, msize, mhash),
 	    "recipients", recipients(cfg, keys),
 	    "stats", "files", (json_int_t)files, "bytes", (json_int_t)bytes,
 	    "tar_bytes", (json_int_t)tar_bytes, "warnings", (json_int_t)0,
 	    "seconds", 0.0);
+	if (rec != NULL && version >= 2)
+		json_object_set_new(rec, "hash", json_string(hash_name(alg)));
 	text = rec == NULL ? NULL : json_dumps(rec, JSON_INDENT(2) |
 	    JSON_SORT_KEYS);
 	json_decref(rec);

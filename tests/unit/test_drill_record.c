@@ -7,6 +7,7 @@
 
 #include "drill_record.h"
 #include "err.h"
+#include "hash.h"
 
 static void
 fixture(struct drill_record *r)
@@ -64,7 +65,9 @@ Test(drill_record, round_trip)
 	snprintf(a.prev_key, sizeof(a.prev_key), "drills/x.json");
 	a.prev_hash[5] = 0x42;
 	cr_assert_eq(drill_record_json(&a, &text), ERR_OK);
-	cr_expect(strstr(text, "\"bkp_drill\": 1") != NULL);
+	cr_expect(strstr(text, "\"bkp_drill\": 2") != NULL);
+	cr_expect(strstr(text, "\"hash\": \"blake3\"") != NULL);
+	cr_expect(strstr(text, "\"data_blake3\": \"ab") != NULL);
 	cr_assert_eq(drill_record_parse(text, strlen(text), &b), ERR_OK,
 	    "%s", err_get());
 	cr_expect_str_eq(b.dataset, "ehr");
@@ -72,6 +75,7 @@ Test(drill_record, round_trip)
 	cr_assert_eq(b.nfailures, 1);
 	cr_expect_str_eq(b.failures[0], "hook 1 failed (exit 3)");
 	cr_expect_str_eq(b.archive_id, a.archive_id);
+	cr_expect_eq(b.hash_alg, HASH_BLAKE3);
 	cr_expect_eq(memcmp(b.data_hash, a.data_hash, 32), 0);
 	cr_expect_eq(memcmp(b.manifest_hash, a.manifest_hash, 32), 0);
 	cr_expect_eq(b.started_us, a.started_us);
@@ -126,14 +130,18 @@ Test(drill_record, rejects_bad_records)
 	static const struct {
 		const char *from, *to;
 	} bad[] = {
-		{ "\"bkp_drill\": 1", "\"bkp_drill\": 2" },
-		{ "\"bkp_drill\": 1", "\"bkp_drill\": \"1\"" },
+		{ "\"bkp_drill\": 2", "\"bkp_drill\": 3" },
+		{ "\"bkp_drill\": 2", "\"bkp_drill\": 0" },
+		{ "\"bkp_drill\": 2", "\"bkp_drill\": \"2\"" },
+		{ "\"hash\": \"blake3\"", "\"hash\": \"md5\"" },
+		{ "\"hash\": \"blake3\"", "\"hash\": \"blake2b\"" },
+		{ "\"hash\": \"blake3\"", "\"hash\": 3" },
 		{ "\"dataset\": \"ehr\"", "\"dataset\": 7" },
 		{ "\"dataset\": \"ehr\"", "\"dataset\": \"a\\u0001b\"" },
 		{ "\"result\": \"pass\"", "\"result\": \"maybe\"" },
 		{ "\"started_us\": ", "\"started_us\": -" },
 		{ "\"id\": \"fedcba", "\"id\": \"FEDCBA" },
-		{ "\"data_blake2b\": \"ab", "\"data_blake2b\": \"zz" },
+		{ "\"data_blake3\": \"ab", "\"data_blake3\": \"zz" },
 		{ "\"status\": \"ok\"", "\"status\": \"fine\"" },
 		{ "\"files\": 12", "\"files\": 1.5" },
 		{ "\"files\": 12", "\"files\": -12" },
@@ -163,6 +171,34 @@ Test(drill_record, rejects_bad_records)
 		cr_expect_eq(drill_record_parse(text, i, &b), ERR_CORRUPT);
 		drill_record_release(&b);
 	}
+	free(text);
+	drill_record_release(&a);
+}
+
+/* Version 1 records (before archives named their hash) are BLAKE2b-256. */
+Test(drill_record, reads_version_1)
+{
+	struct drill_record a, b;
+	char *text, *m1, *m2, *m3;
+
+	fixture(&a);
+	cr_assert_eq(drill_record_json(&a, &text), ERR_OK);
+	m1 = mutate(text, "\"bkp_drill\": 2", "\"bkp_drill\": 1");
+	m2 = mutate(m1, "\"data_blake3\"", "\"data_blake2b\"");
+	m3 = mutate(m2, "\"manifest_blake3\"", "\"manifest_blake2b\"");
+	cr_assert_eq(drill_record_parse(m3, strlen(m3), &b), ERR_OK, "%s",
+	    err_get());
+	cr_expect_eq(b.version, 1);
+	cr_expect_eq(b.hash_alg, HASH_BLAKE2B);
+	cr_expect_eq(memcmp(b.data_hash, a.data_hash, 32), 0);
+	cr_expect_eq(memcmp(b.manifest_hash, a.manifest_hash, 32), 0);
+	drill_record_release(&b);
+	/* A version 1 record has no BLAKE3 members. */
+	cr_expect_eq(drill_record_parse(m1, strlen(m1), &b), ERR_CORRUPT);
+	drill_record_release(&b);
+	free(m1);
+	free(m2);
+	free(m3);
 	free(text);
 	drill_record_release(&a);
 }

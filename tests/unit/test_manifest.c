@@ -18,6 +18,7 @@
 
 #include "crypto.h"
 #include "err.h"
+#include "hash.h"
 #include "manifest.h"
 #include "objfmt.h"
 #include "ostream.h"
@@ -82,7 +83,8 @@ write_raw(const char *key, const void *buf, size_t len, const uint8_t *sk)
 	h.content = OBJ_CONTENT_JSONL;
 	h.chunk_size = MANIFEST_CHUNK;
 	memcpy(h.id, id, 16);
-	cr_assert_eq(ostream_new(st, key, &h, sk, 1, 0, NULL, NULL, &os),
+	cr_assert_eq(ostream_new(st, key, &h, sk, HASH_BLAKE3, 1, 0, NULL, NULL,
+	    &os),
 	    ERR_OK);
 	cr_assert_eq(ostream_write(os, buf, len), ERR_OK);
 	cr_assert_eq(ostream_finish(os, &res), ERR_OK);
@@ -101,7 +103,7 @@ read_all(const char *key, const uint8_t *sk, size_t *n)
 
 	*n = 0;
 	if ((rc = manifest_reader_open(st, key, CRYPTO_XCHACHA20, sk, id,
-	    &mr)) != ERR_OK)
+	    HASH_BLAKE3, &mr)) != ERR_OK)
 		return rc;
 	while ((rc = manifest_next(mr, &rec, &type)) == 1) {
 		json_decref(rec);
@@ -155,7 +157,7 @@ Test(manifest, roundtrip_records_and_hash)
 	recs[n++] = jparse("{\"t\":\"end\",\"files\":2990,\"bytes\":0}");
 
 	cr_assert_eq(manifest_writer_new(st, "manifests/m", CRYPTO_XCHACHA20,
-	    subkey, id, &mw), ERR_OK);
+	    subkey, id, HASH_BLAKE3, &mw), ERR_OK);
 	for (i = 0; i < n; i++)
 		cr_assert_eq(manifest_put(mw, recs[i]), ERR_OK);
 	cr_assert_eq(manifest_writer_finish(mw, &size, hash), ERR_OK);
@@ -163,7 +165,7 @@ Test(manifest, roundtrip_records_and_hash)
 	cr_expect_gt(size, MANIFEST_CHUNK + 64, "more than one chunk");
 
 	cr_assert_eq(manifest_reader_open(st, "manifests/m", CRYPTO_XCHACHA20,
-	    subkey, id, &mr), ERR_OK);
+	    subkey, id, HASH_BLAKE3, &mr), ERR_OK);
 	for (i = 0; i < n; i++) {
 		cr_assert_eq(manifest_next(mr, &rec, &type), 1, "record %zu: %s",
 		    i, err_get());
@@ -183,7 +185,7 @@ Test(manifest, roundtrip_records_and_hash)
 	/* and both equal the stored object's BLAKE2b-256 and size */
 	cr_assert_eq(storage_get(st, "manifests/m", 1 << 24, &obj, &objlen),
 	    ERR_OK);
-	crypto_generichash(fhash, 32, obj, objlen, NULL, 0);
+	hash_buf(HASH_BLAKE3, obj, objlen, fhash);
 	cr_expect_arr_eq(fhash, hash, 32);
 	cr_expect_eq(objlen, size);
 	free(obj);
@@ -201,7 +203,7 @@ Test(manifest, empty_manifest)
 	size_t n;
 
 	cr_assert_eq(manifest_writer_new(st, "manifests/e", CRYPTO_XCHACHA20,
-	    subkey, id, &mw), ERR_OK);
+	    subkey, id, HASH_BLAKE3, &mw), ERR_OK);
 	cr_assert_eq(manifest_writer_finish(mw, &size, hash), ERR_OK);
 	manifest_writer_free(mw);
 	cr_expect_eq(read_all("manifests/e", subkey, &n), 0);
@@ -215,7 +217,7 @@ Test(manifest, writer_free_aborts)
 	uint64_t size;
 
 	cr_assert_eq(manifest_writer_new(st, "manifests/a", CRYPTO_XCHACHA20,
-	    subkey, id, &mw), ERR_OK);
+	    subkey, id, HASH_BLAKE3, &mw), ERR_OK);
 	cr_assert_eq(manifest_put(mw, rec), ERR_OK);
 	manifest_writer_free(mw);
 	cr_expect_eq(storage_stat(st, "manifests/a", &size), ERR_NOTFOUND);
@@ -239,11 +241,11 @@ Test(manifest, wrong_key_or_id_refused)
 	memcpy(id2, id, 16);
 	id2[15] ^= 1;
 	cr_expect_eq(manifest_reader_open(st, "manifests/k", CRYPTO_XCHACHA20,
-	    subkey, id2, &mr), ERR_CORRUPT);
+	    subkey, id2, HASH_BLAKE3, &mr), ERR_CORRUPT);
 	cr_expect_neq(manifest_reader_open(st, "manifests/k",
-	    CRYPTO_AES256GCM, subkey, id, &mr), ERR_OK);
+	    CRYPTO_AES256GCM, subkey, id, HASH_BLAKE3, &mr), ERR_OK);
 	cr_expect_eq(manifest_reader_open(st, "manifests/none",
-	    CRYPTO_XCHACHA20, subkey, id, &mr), ERR_NOTFOUND);
+	    CRYPTO_XCHACHA20, subkey, id, HASH_BLAKE3, &mr), ERR_NOTFOUND);
 	cr_expect_null(mr);
 }
 
@@ -297,7 +299,7 @@ Test(manifest, line_length_bound)
 	rec = json_pack("{s:s,s:s}", "t", "x", "p", buf);
 	cr_assert_not_null(rec);
 	cr_assert_eq(manifest_writer_new(st, "manifests/long",
-	    CRYPTO_XCHACHA20, subkey, id, &mw), ERR_OK);
+	    CRYPTO_XCHACHA20, subkey, id, HASH_BLAKE3, &mw), ERR_OK);
 	cr_assert_eq(manifest_put(mw, rec), ERR_OK, "%s", err_get());
 	cr_assert_eq(manifest_writer_finish(mw, &size, hash), ERR_OK);
 	manifest_writer_free(mw);
@@ -310,7 +312,7 @@ Test(manifest, line_length_bound)
 	buf[len - over + 1] = '\0';
 	rec = json_pack("{s:s,s:s}", "t", "x", "p", buf);
 	cr_assert_eq(manifest_writer_new(st, "manifests/long2",
-	    CRYPTO_XCHACHA20, subkey, id, &mw), ERR_OK);
+	    CRYPTO_XCHACHA20, subkey, id, HASH_BLAKE3, &mw), ERR_OK);
 	cr_expect_neq(manifest_put(mw, rec), ERR_OK);
 	manifest_writer_free(mw);
 	json_decref(rec);
@@ -444,7 +446,7 @@ Test(manifest, file_decode_valid)
 	struct mfile f;
 	json_t *rec = file_rec();
 
-	cr_assert_eq(manifest_file_decode(rec, &f), ERR_OK, "%s", err_get());
+	cr_assert_eq(manifest_file_decode(rec, HASH_BLAKE2B, &f), ERR_OK, "%s", err_get());
 	cr_expect_str_eq(f.path, "data/ehr/a.csv");
 	cr_expect_eq(f.pathlen, 14);
 	cr_expect_eq(f.type, MF_FILE);
@@ -460,7 +462,7 @@ Test(manifest, file_decode_valid)
 	/* a symlink with a non-UTF-8 target; o == e is allowed */
 	rec = jparse("{\"t\":\"file\",\"path_b64\":\"/w==\",\"type\":"
 	    "\"symlink\",\"size\":0,\"o\":7,\"e\":7,\"link_b64\":\"Yf8=\"}");
-	cr_assert_eq(manifest_file_decode(rec, &f), ERR_OK, "%s", err_get());
+	cr_assert_eq(manifest_file_decode(rec, HASH_BLAKE2B, &f), ERR_OK, "%s", err_get());
 	cr_expect_eq(f.pathlen, 1);
 	cr_expect_eq((unsigned char)f.path[0], 0xff);
 	cr_expect_eq(f.type, MF_SYMLINK);
@@ -472,7 +474,7 @@ Test(manifest, file_decode_valid)
 	/* directories need no hash */
 	rec = jparse("{\"t\":\"file\",\"path\":\"d\",\"type\":\"dir\","
 	    "\"size\":0,\"o\":0,\"e\":512}");
-	cr_expect_eq(manifest_file_decode(rec, &f), ERR_OK);
+	cr_expect_eq(manifest_file_decode(rec, HASH_BLAKE2B, &f), ERR_OK);
 	cr_expect_eq(f.type, MF_DIR);
 	manifest_file_release(&f);
 	json_decref(rec);
@@ -522,7 +524,7 @@ Test(manifest, file_decode_refusals)
 		else
 			json_object_set_new(rec, v[i].field,
 			    json_loads(v[i].json, JSON_DECODE_ANY, NULL));
-		cr_expect_eq(manifest_file_decode(rec, &f), ERR_CORRUPT,
+		cr_expect_eq(manifest_file_decode(rec, HASH_BLAKE2B, &f), ERR_CORRUPT,
 		    "%s = %s", v[i].field, v[i].json ? v[i].json : "(none)");
 		cr_expect_null(f.path);
 		json_decref(rec);
@@ -531,16 +533,16 @@ Test(manifest, file_decode_refusals)
 	rec = file_rec();
 	json_object_set_new(rec, "o", json_integer(1000));
 	json_object_set_new(rec, "e", json_integer(999));
-	cr_expect_eq(manifest_file_decode(rec, &f), ERR_CORRUPT, "e < o");
+	cr_expect_eq(manifest_file_decode(rec, HASH_BLAKE2B, &f), ERR_CORRUPT, "e < o");
 	json_decref(rec);
 	/* links without a target */
 	rec = jparse("{\"t\":\"file\",\"path\":\"l\",\"type\":\"symlink\","
 	    "\"size\":0,\"o\":0,\"e\":512}");
-	cr_expect_eq(manifest_file_decode(rec, &f), ERR_CORRUPT, "symlink");
+	cr_expect_eq(manifest_file_decode(rec, HASH_BLAKE2B, &f), ERR_CORRUPT, "symlink");
 	json_decref(rec);
 	rec = jparse("{\"t\":\"file\",\"path\":\"l\",\"type\":\"hardlink\","
 	    "\"size\":0,\"o\":0,\"e\":512,\"link\":7}");
-	cr_expect_eq(manifest_file_decode(rec, &f), ERR_CORRUPT, "hardlink");
+	cr_expect_eq(manifest_file_decode(rec, HASH_BLAKE2B, &f), ERR_CORRUPT, "hardlink");
 	json_decref(rec);
 }
 
@@ -580,11 +582,11 @@ Test(manifest, file_decode_path_with_nul_no_double_free)
 	json_t *rec = file_rec();
 
 	json_object_set_new(rec, "path", json_stringn("a\0b", 3));
-	cr_expect_eq(manifest_file_decode(rec, &f), ERR_CORRUPT);
+	cr_expect_eq(manifest_file_decode(rec, HASH_BLAKE2B, &f), ERR_CORRUPT);
 	json_decref(rec);
 	rec = jparse("{\"t\":\"file\",\"path\":\"l\",\"type\":\"symlink\","
 	    "\"size\":0,\"o\":0,\"e\":512}");
 	json_object_set_new(rec, "link", json_stringn("x\0y", 3));
-	cr_expect_eq(manifest_file_decode(rec, &f), ERR_CORRUPT);
+	cr_expect_eq(manifest_file_decode(rec, HASH_BLAKE2B, &f), ERR_CORRUPT);
 	json_decref(rec);
 }

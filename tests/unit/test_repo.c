@@ -19,6 +19,7 @@
 #include "backup.h"
 #include "crypto.h"
 #include "err.h"
+#include "hash.h"
 #include "keys.h"
 #include "repo.h"
 #include "storage.h"
@@ -629,8 +630,26 @@ apply(json_t *j, const struct mut *m)
 
 /* Each mutation in v alone, on a fresh scratch repository holding only
  * that record: nothing is listed and the record is counted as skipped. */
+/* A version 1 record made version 2: BLAKE3, named. */
 static void
-expect_each_refused(const struct mut *v, size_t nv)
+to_v2(json_t *j)
+{
+	static const char *const parts[] = { "data", "manifest" };
+	json_t *o, *h;
+	size_t i;
+
+	json_object_set_new(j, "bkp_archive", json_integer(2));
+	json_object_set_new(j, "hash", json_string("blake3"));
+	for (i = 0; i < 2; i++) {
+		o = json_object_get(j, parts[i]);
+		h = json_incref(json_object_get(o, "blake2b"));
+		json_object_del(o, "blake2b");
+		json_object_set_new(o, "blake3", h);
+	}
+}
+
+static void
+expect_each_refused_v(const struct mut *v, size_t nv, int v2)
 {
 	struct repo_config cfg;
 	struct repo_archive *arr;
@@ -643,6 +662,8 @@ expect_each_refused(const struct mut *v, size_t nv)
 		setup();
 		init_repo(&cfg);
 		j = record_json(IDB, "db", 5, NULL, NULL);
+		if (v2)
+			to_v2(j);
 		apply(j, &v[i]);
 		put_record(IDB, j);
 		json_decref(j);
@@ -655,10 +676,18 @@ expect_each_refused(const struct mut *v, size_t nv)
 	}
 }
 
+static void
+expect_each_refused(const struct mut *v, size_t nv)
+{
+	expect_each_refused_v(v, nv, 0);
+}
+
 Test(repo, malformed_records_skipped_and_counted)
 {
 	static const struct mut v[] = {
-		{ "version 2", "bkp_archive", "2" },
+		{ "version 2 without its hash", "bkp_archive", "2" },
+		{ "version 3", "bkp_archive", "3" },
+		{ "version 0", "bkp_archive", "0" },
 		{ "no version", "bkp_archive", NULL },
 		{ "id differs from the key", "id",
 		    "\"abcd0000000000000000000000000009\"" },
@@ -768,6 +797,53 @@ Test(repo, malformed_records_skipped_and_counted)
 	repo_free(r);
 	/* and each mutation alone is refused (no accidental pass) */
 	expect_each_refused(v, sizeof(v) / sizeof(v[0]));
+}
+
+/* Version 2 records name their hash; version 1 ones are BLAKE2b-256. */
+Test(repo, record_versions_and_hashes)
+{
+	static const struct mut bad[] = {
+		{ "no hash", "hash", NULL },
+		{ "unknown hash", "hash", "\"sha1\"" },
+		{ "hash not a string", "hash", "3" },
+		{ "hash named but members of another", "hash", "\"blake2b\"" },
+		{ "no data hash", "data.blake3", NULL },
+		{ "short manifest hash", "manifest.blake3", "\"5a5a\"" },
+	};
+	struct repo_config cfg;
+	struct repo_archive a;
+	struct repo *r;
+	json_t *j;
+
+	init_repo(&cfg);
+	add_record(IDA, "db", 1000);            /* version 1 */
+	j = record_json(IDB, "db", 2000, NULL, NULL);
+	to_v2(j);
+	put_record(IDB, j);
+	json_decref(j);
+	/* version 2 may name BLAKE2b too */
+	j = record_json(IDC, "db", 3000, NULL, NULL);
+	json_object_set_new(j, "bkp_archive", json_integer(2));
+	json_object_set_new(j, "hash", json_string("blake2b"));
+	put_record(IDC, j);
+	json_decref(j);
+	r = open_repo();
+	cr_assert_eq(repo_find(r, IDA, &a), ERR_OK, "%s", err_get());
+	cr_expect_eq(a.version, 1);
+	cr_expect_eq(a.hash_alg, HASH_BLAKE2B);
+	cr_expect_eq(a.data_hash[0], 0x5a);
+	repo_archive_release(&a);
+	cr_assert_eq(repo_find(r, IDB, &a), ERR_OK, "%s", err_get());
+	cr_expect_eq(a.version, 2);
+	cr_expect_eq(a.hash_alg, HASH_BLAKE3);
+	cr_expect_eq(a.data_hash[31], 0x5a);
+	cr_expect_eq(a.manifest_hash[0], 0x5a);
+	repo_archive_release(&a);
+	cr_assert_eq(repo_find(r, IDC, &a), ERR_OK, "%s", err_get());
+	cr_expect_eq(a.hash_alg, HASH_BLAKE2B);
+	repo_archive_release(&a);
+	repo_free(r);
+	expect_each_refused_v(bad, sizeof(bad) / sizeof(bad[0]), 1);
 }
 
 Test(repo, record_bound_256k)
@@ -890,6 +966,21 @@ Test(repo, record_from_a_real_backup)
 	repo_archives_free(arr, n);
 	cr_assert_eq(repo_find(r, "docs:latest", &a), ERR_OK);
 	cr_expect_str_eq(a.id, res.id);
+	cr_expect_eq(a.version, REPO_ARCHIVE_VERSION);
+	cr_expect_eq(a.hash_alg, HASH_BLAKE3);
+	{
+		uint8_t *obj, h[32];
+		size_t len;
+		char key[64];
+
+		repo_key_data(a.id, key, sizeof(key));
+		cr_assert_eq(storage_get(repo_storage(r), key, 1 << 24, &obj,
+		    &len), ERR_OK);
+		cr_expect_eq(len, a.data_size);
+		hash_buf(HASH_BLAKE3, obj, len, h);
+		cr_expect_arr_eq(h, a.data_hash, 32, "record's data hash");
+		free(obj);
+	}
 	dk = sodium_malloc(KEYS_DATAKEY);
 	cr_expect_eq(repo_unwrap(&a, sk, dk), ERR_OK);
 	sodium_free(dk);

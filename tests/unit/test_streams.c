@@ -21,6 +21,7 @@
 
 #include "crypto.h"
 #include "err.h"
+#include "hash.h"
 #include "istream.h"
 #include "objfmt.h"
 #include "ostream.h"
@@ -29,6 +30,7 @@
 
 #define CS 4096u
 #define MAXCH 64
+#define ALG HASH_BLAKE3   /* the object hash the streams compute */
 
 static char root[128];
 static struct storage *st;
@@ -108,7 +110,7 @@ write_obj(const char *key, const struct obj_header *h, const uint8_t *data,
 	size_t off, k;
 
 	memset(r, 0, sizeof(*r));
-	cr_assert_eq(ostream_new(st, key, h, subkey, 3, threads, rec_cb, r,
+	cr_assert_eq(ostream_new(st, key, h, subkey, ALG, 3, threads, rec_cb, r,
 	    &os), ERR_OK, "%s", err_get());
 	for (off = 0; off < n; off += k) {
 		k = step == 0 ? n - off : (n - off < step ? n - off : step);
@@ -139,7 +141,7 @@ seq_all(const char *key, const struct obj_header *h, const uint8_t *sk,
 	size_t n, total = 0;
 	int rc;
 
-	if ((rc = seqread_open(st, key, h, sk, &sr)) != ERR_OK)
+	if ((rc = seqread_open(st, key, h, sk, ALG, &sr)) != ERR_OK)
 		return rc;
 	for (;;) {
 		if ((rc = seqread_read(sr, out + total, cap - total < step ?
@@ -186,7 +188,7 @@ ist_plan(const char *key, const struct obj_header *h, const uint8_t *sk,
 	int rc;
 
 	if ((rc = istream_new(st, key, h, sk, nchunks, plan, nplan, threads,
-	    hash_object, &is)) != ERR_OK)
+	    hash_object ? ALG : 0, &is)) != ERR_OK)
 		return rc;
 	while ((rc = istream_next(is, &buf, &len, &idx)) == 1) {
 		cr_assert_lt(k, nplan);
@@ -263,7 +265,7 @@ roundtrip_case(size_t n, int threads, size_t step, int cipher)
 	cr_expect_eq(size, res.size);
 	obj = get_obj(key, &objlen);
 	cr_assert_eq(objlen, res.size);
-	crypto_generichash(hash, 32, obj, objlen, NULL, 0);
+	hash_buf(ALG, obj, objlen, hash);
 	cr_expect_arr_eq(hash, res.hash, 32, "%s: object hash", key);
 	objfmt_encode(&h, want_hdr);
 	cr_expect_arr_eq(obj, want_hdr, OBJ_HEADER, "%s: header", key);
@@ -493,7 +495,7 @@ Test(streams, tampered_objects_refused)
 				struct seqread *sr = NULL;
 
 				cr_expect_eq(seqread_open(st, key, &hdr,
-				    subkey, &sr), ERR_CORRUPT, "open, %s",
+				    subkey, ALG, &sr), ERR_CORRUPT, "open, %s",
 				    v[i].what);
 				seqread_free(sr);
 			}
@@ -673,19 +675,19 @@ Test(streams, header_expectations_checked)
 	}
 	h = hdr;
 	h.id[0] ^= 1;
-	cr_expect_eq(seqread_open(st, "data/v", &h, subkey, &sr), ERR_CORRUPT);
+	cr_expect_eq(seqread_open(st, "data/v", &h, subkey, ALG, &sr), ERR_CORRUPT);
 	cr_expect_eq(istream_new(st, "data/v", &h, subkey, 4, plan, 4, 1, 0,
 	    &is), ERR_CORRUPT);
 	h = hdr;
 	h.type = OBJ_TYPE_MANIFEST;
-	cr_expect_eq(seqread_open(st, "data/v", &h, subkey, &sr), ERR_CORRUPT);
+	cr_expect_eq(seqread_open(st, "data/v", &h, subkey, ALG, &sr), ERR_CORRUPT);
 	h = hdr;
 	h.content = OBJ_CONTENT_TAR;
-	cr_expect_eq(seqread_open(st, "data/v", &h, subkey, &sr), ERR_CORRUPT);
+	cr_expect_eq(seqread_open(st, "data/v", &h, subkey, ALG, &sr), ERR_CORRUPT);
 	h = hdr;
 	h.chunk_size = 2 * CS;
-	cr_expect_eq(seqread_open(st, "data/v", &h, subkey, &sr), ERR_CORRUPT);
-	cr_expect_eq(seqread_open(st, "data/none", &hdr, subkey, &sr),
+	cr_expect_eq(seqread_open(st, "data/v", &h, subkey, ALG, &sr), ERR_CORRUPT);
+	cr_expect_eq(seqread_open(st, "data/none", &hdr, subkey, ALG, &sr),
 	    ERR_NOTFOUND);
 	cr_expect_null(sr);
 	cr_expect_null(is);
@@ -701,7 +703,7 @@ Test(streams, seqread_hash_only_at_end)
 	size_t got;
 
 	make_victim("data/v", &data, &r, &res);
-	cr_assert_eq(seqread_open(st, "data/v", &hdr, subkey, &sr), ERR_OK);
+	cr_assert_eq(seqread_open(st, "data/v", &hdr, subkey, ALG, &sr), ERR_OK);
 	cr_expect_eq(seqread_object_size(sr), res.size);
 	cr_assert_eq(seqread_read(sr, buf, 100, &got), ERR_OK);
 	cr_expect_eq(got, 100);
@@ -749,7 +751,7 @@ abort_case(int threads)
 	char tmp[256];
 
 	memset(&r, 0, sizeof(r));
-	cr_assert_eq(ostream_new(st, "data/aborted", &hdr, subkey, 3, threads,
+	cr_assert_eq(ostream_new(st, "data/aborted", &hdr, subkey, ALG, 3, threads,
 	    rec_cb, &r, &os), ERR_OK);
 	cr_assert_eq(ostream_write(os, data, 5 * CS / 2), ERR_OK);
 	/* let the workers and the writer go idle first */
@@ -795,7 +797,7 @@ Test(streams, callback_failure_fails_the_stream)
 	for (i = 0; i < 2; i++) {
 		memset(&r, 0, sizeof(r));
 		r.fail_at = 2;
-		cr_assert_eq(ostream_new(st, "data/cbfail", &hdr, subkey, 3,
+		cr_assert_eq(ostream_new(st, "data/cbfail", &hdr, subkey, ALG, 3,
 		    threads[i], rec_cb, &r, &os), ERR_OK);
 		rc = ostream_write(os, data, 4 * CS);
 		if (rc == ERR_OK)
@@ -816,7 +818,7 @@ Test(streams, write_once_object)
 	uint8_t *data = make_data(100, 1);
 
 	write_obj("data/once", &hdr, data, 100, 0, 0, &r, &res);
-	cr_assert_eq(ostream_new(st, "data/once", &hdr, subkey, 3, 0, NULL,
+	cr_assert_eq(ostream_new(st, "data/once", &hdr, subkey, ALG, 3, 0, NULL,
 	    NULL, &os), ERR_OK);
 	cr_assert_eq(ostream_write(os, data, 50), ERR_OK);
 	cr_expect_eq(ostream_finish(os, &res), ERR_EXISTS);

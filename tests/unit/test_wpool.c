@@ -20,6 +20,7 @@
 #include <sodium.h>
 
 #include "err.h"
+#include "hash.h"
 #include "support.h"
 #include "wpool.h"
 
@@ -80,7 +81,7 @@ pattern(size_t n, unsigned seed)
 static void
 hash_of(const uint8_t *b, size_t n, uint8_t out[32])
 {
-	crypto_generichash(out, 32, b, n, NULL, 0);
+	hash_buf(HASH_BLAKE3, b, n, out);
 }
 
 /* A pool buffer holding a copy of the n bytes at b. */
@@ -177,7 +178,7 @@ Test(wpool, many_small_files_and_a_streamed_one)
 	size_t i, big = (5u << 20) + 77;
 
 	cr_assert_eq(mkdir("d", 0755), 0);
-	cr_assert_eq(wpool_new(3, FLAGS, 1u << 20, &p), ERR_OK);
+	cr_assert_eq(wpool_new(3, FLAGS, HASH_BLAKE3, 1u << 20, &p), ERR_OK);
 	for (i = 0; i < 200; i++) {
 		snprintf(name, sizeof(name), "d/f%03zu", i);
 		put_whole(p, name, i * 97, (unsigned)i, i % 2 ? 0640 : 0600);
@@ -203,7 +204,7 @@ Test(wpool, failures_are_counted_and_named_in_the_callers_thread)
 
 	support_write_file("taken", "old", 3);
 	nwarn = 0;
-	cr_assert_eq(wpool_new(2, FLAGS, 1u << 20, &p), ERR_OK);
+	cr_assert_eq(wpool_new(2, FLAGS, HASH_BLAKE3, 1u << 20, &p), ERR_OK);
 	put_whole(p, "taken", 10, 1, 0644);          /* NO_OVERWRITE */
 	put_whole(p, "../escape", 10, 1, 0644);      /* SECURE_NODOTDOT */
 	put_whole(p, "fine", 10, 1, 0644);
@@ -234,7 +235,7 @@ Test(wpool, an_unended_job_does_not_hang_finish, .timeout = 20)
 	struct wjob *j;
 	uint8_t h[32] = { 0 };
 
-	cr_assert_eq(wpool_new(2, FLAGS, 1u << 20, &p), ERR_OK);
+	cr_assert_eq(wpool_new(2, FLAGS, HASH_BLAKE3, 1u << 20, &p), ERR_OK);
 	cr_assert_eq(wpool_begin(p, entry("cut", 100, 0644), h, &j), ERR_OK);
 	{
 		uint8_t *b = pattern(40, 2);
@@ -250,7 +251,7 @@ Test(wpool, an_unended_job_does_not_hang_finish, .timeout = 20)
 	    "a dropped file is not a corrupt one");
 	wpool_free(p);
 	cr_expect_eq(access("cut", F_OK), -1, "the cut file was left");
-	cr_assert_eq(wpool_new(1, FLAGS, 1u << 20, &p), ERR_OK);
+	cr_assert_eq(wpool_new(1, FLAGS, HASH_BLAKE3, 1u << 20, &p), ERR_OK);
 	wpool_finish(p);
 	cr_assert_eq(wpool_begin(p, entry("late", 1, 0644), h, &j), ERR_FAIL,
 	    "a finished pool takes no more jobs");
@@ -265,7 +266,7 @@ Test(wpool, a_bad_whole_file_is_not_written_nor_anything_after_it)
 	char path[64];
 	int i;
 
-	cr_assert_eq(wpool_new(3, FLAGS, 1u << 20, &p), ERR_OK);
+	cr_assert_eq(wpool_new(3, FLAGS, HASH_BLAKE3, 1u << 20, &p), ERR_OK);
 	put_whole(p, "before", 500, 1, 0644);
 	put_whole_h(p, "bad", 500, 2, 0644, 1);
 	for (i = 0; i < 20; i++) {
@@ -291,7 +292,7 @@ Test(wpool, a_bad_streamed_file_is_removed, .timeout = 30)
 	struct wpool *p;
 	char path[64];
 
-	cr_assert_eq(wpool_new(2, FLAGS, 256u << 10, &p), ERR_OK);
+	cr_assert_eq(wpool_new(2, FLAGS, HASH_BLAKE3, 256u << 10, &p), ERR_OK);
 	put_stream(p, "dropped", 2u << 20, 100000, 7, 0, 1);
 	put_whole(p, "ok", 10, 1, 0644);
 	put_stream(p, "big-bad", 3u << 20, 100000, 8, 1, 0);
@@ -313,7 +314,7 @@ Test(wpool, without_writers_it_only_checks, .timeout = 30)
 	struct wpool *p;
 	char path[64];
 
-	cr_assert_eq(wpool_new(0, 0, 64u << 10, &p), ERR_OK);
+	cr_assert_eq(wpool_new(0, 0, HASH_BLAKE3, 64u << 10, &p), ERR_OK);
 	put_whole(p, "a", 1000, 1, 0644);
 	put_stream(p, "b", 2u << 20, 50000, 2, 0, 0);
 	put_whole_h(p, "c", 1000, 3, 0644, 1);
@@ -330,7 +331,7 @@ Test(wpool, a_segment_larger_than_the_queue_still_goes_through,
 {
 	struct wpool *p;
 
-	cr_assert_eq(wpool_new(1, FLAGS, 4096, &p), ERR_OK);
+	cr_assert_eq(wpool_new(1, FLAGS, HASH_BLAKE3, 4096, &p), ERR_OK);
 	put_whole(p, "a", 3000, 3, 0600);
 	put_whole(p, "b", 100000, 4, 0600);     /* > the whole queue */
 	put_whole(p, "c", 3000, 5, 0600);
@@ -350,7 +351,7 @@ Test(wpool, a_duplicate_path_is_refused_not_silently_skipped)
 	int i;
 
 	nwarn = 0;
-	cr_assert_eq(wpool_new(4, FLAGS, 1u << 20, &p), ERR_OK);
+	cr_assert_eq(wpool_new(4, FLAGS, HASH_BLAKE3, 1u << 20, &p), ERR_OK);
 	for (i = 0; i < 50; i++) {
 		snprintf(name, sizeof(name), "dup%02d", i);
 		put_whole(p, name, 1000, 1, 0644);
@@ -376,7 +377,7 @@ Test(wpool, buffers_are_recycled_within_bounds)
 	uint8_t *a, *b, *c, *big, *v[8];
 	int i;
 
-	cr_assert_eq(wpool_new(1, FLAGS, 1u << 20, &p), ERR_OK);
+	cr_assert_eq(wpool_new(1, FLAGS, HASH_BLAKE3, 1u << 20, &p), ERR_OK);
 	a = wpool_alloc(p, 5000);
 	cr_assert_not_null(a);
 	memset(a, 1, 5000);
