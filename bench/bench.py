@@ -75,6 +75,9 @@ def measure(argv, cwd, env, logname):
     itself."""
     if isinstance(argv, str):
         argv = ["/bin/sh", "-c", argv]
+    # Untimed: write back what earlier commands left dirty, so that no
+    # command pays for another's writeback (docs/BENCH.md, "Restore scratch").
+    os.sync()
     os.makedirs(LOGS, exist_ok=True)
     path = os.path.join(LOGS, logname + ".log")
     tfile = os.path.join(LOGS, ".time")
