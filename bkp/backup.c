@@ -734,17 +734,16 @@ backup_run(struct repo *r, const struct backup_opts *o,
 	data_done = 1;
 	progress(&b, 1);
 	{
-		char hex[65], member[32];
+		char hex[65], member[HASH_MEMBER_MAX];
 
 		util_hex(dres.hash, 32, hex);
-		snprintf(member, sizeof(member), "data_%s",
-		    hash_name(b.hash_alg));
 		j = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:s, s:I}",
 		    "t", "end", "files", (json_int_t)res->files,
 		    "bytes", (json_int_t)res->bytes,
 		    "tar_bytes", (json_int_t)res->tar_bytes,
 		    "chunks", (json_int_t)dres.chunks,
-		    "data_size", (json_int_t)dres.size, member, hex,
+		    "data_size", (json_int_t)dres.size,
+		    hash_member(member, "data", b.hash_alg), hex,
 		    "warnings", (json_int_t)res->warnings);
 	}
 	rc = j == NULL ? ERR_FAIL : manifest_put(b.mw, j);

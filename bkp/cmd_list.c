@@ -21,7 +21,7 @@ static const char usage[] =
 static json_t *
 archive_json(const struct repo_archive *a)
 {
-	char when[40], hex[65], member[32];
+	char when[40], hex[65], member[HASH_MEMBER_MAX];
 	json_t *j, *fprs = json_array();
 	size_t i;
 
@@ -29,7 +29,6 @@ archive_json(const struct repo_archive *a)
 	for (i = 0; fprs != NULL && i < a->nrecip; i++)
 		json_array_append_new(fprs, json_string(a->recip[i].fpr));
 	util_hex(a->data_hash, 32, hex);
-	snprintf(member, sizeof(member), "data_%s", hash_name(a->hash_alg));
 	j = json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:I, s:I, s:I, s:I, "
 	    "s:I, s:s, s:s, s:o}", "id", a->id, "name", a->name,
 	    "host", a->host,
@@ -39,7 +38,8 @@ archive_json(const struct repo_archive *a)
 	    "stored", (json_int_t)(a->data_size + a->manifest_size),
 	    "chunks", (json_int_t)a->chunks,
 	    "warnings", (json_int_t)a->warnings,
-	    "hash", hash_name(a->hash_alg), member, hex,
+	    "hash", hash_name(a->hash_alg),
+	    hash_member(member, "data", a->hash_alg), hex,
 	    "recipients", fprs);
 	return j;
 }

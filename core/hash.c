@@ -3,6 +3,7 @@
  * through its reference C implementation (format version 2), behind one
  * interface so that readers follow whatever an archive says it used.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "hash.h"
@@ -78,4 +79,11 @@ hash_parse(const char *name)
 	if (strcmp(name, "blake3") == 0)
 		return HASH_BLAKE3;
 	return -1;
+}
+
+const char *
+hash_member(char buf[HASH_MEMBER_MAX], const char *prefix, int alg)
+{
+	snprintf(buf, HASH_MEMBER_MAX, "%s_%s", prefix, hash_name(alg));
+	return buf;
 }

@@ -12,8 +12,8 @@
  * and of the stored data and manifest objects (the archive record), 32
  * bytes.  Format version 1 archives use BLAKE2b-256, version 2 archives
  * BLAKE3; readers take the algorithm from the archive (docs/FORMAT.md,
- * "Hashes").  Key fingerprints, subkeys, pins and drill-record chains keep
- * BLAKE2b whatever the archive uses.
+ * "The archive's hash").  Key fingerprints, subkeys, pins and drill-record
+ * chains keep BLAKE2b whatever the archive uses.
  */
 
 enum {
@@ -55,5 +55,15 @@ void hash_buf(int alg, const void *p, size_t n, uint8_t out[HASH_LEN]);
 const char *hash_name(int alg);
 const char *hash_label(int alg);
 int hash_parse(const char *name);
+
+/*
+ * hash_member(buf, prefix, alg): "PREFIX_NAME" ("data_blake3"), the JSON
+ * member that holds the digest of an object of that algorithm beside other
+ * fields; written to buf, which it returns.  (Alone, a digest's member is
+ * just hash_name(alg).)
+ */
+#define HASH_MEMBER_MAX 32
+const char *hash_member(char buf[HASH_MEMBER_MAX], const char *prefix,
+    int alg);
 
 #endif

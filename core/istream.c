@@ -331,10 +331,10 @@ istream_new(struct storage *st, const char *key, const struct obj_header *h,
 	for (i = 0; is->full && i < nplan; i++)
 		if (plan[i].index != i)
 			is->full = 0;
-	hash_init(&is->hstate, is->full ? hash_alg : HASH_BLAKE2B);
-	hash_update(&is->hstate, is->hdr, OBJ_HEADER);
-	is->hashed = OBJ_HEADER;
 	if (is->full) {
+		hash_init(&is->hstate, hash_alg);
+		hash_update(&is->hstate, is->hdr, OBJ_HEADER);
+		is->hashed = OBJ_HEADER;
 		if (pthread_create(&is->hasher, NULL, hasher_main, is) != 0) {
 			err_set("cannot start hasher thread");
 			goto fail;

@@ -118,7 +118,8 @@ manifest_reader_open(struct storage *st, const char *key, int cipher,
 		return ERR_FAIL;
 	}
 	header_for(&h, cipher, id);
-	if ((rc = seqread_open(st, key, &h, subkey, hash_alg, &mr->sr)) != ERR_OK) {
+	if ((rc = seqread_open(st, key, &h, subkey, hash_alg, &mr->sr)) !=
+	    ERR_OK) {
 		manifest_reader_free(mr);
 		return rc;
 	}

@@ -183,7 +183,7 @@ int
 drill_record_json(const struct drill_record *rec, char **text)
 {
 	json_t *o, *a, *x, *h, *hs;
-	char member[32];
+	char member[HASH_MEMBER_MAX];
 	int bad = 0;
 	size_t i;
 
@@ -209,14 +209,13 @@ drill_record_json(const struct drill_record *rec, char **text)
 	put(a, "created", jtime(rec->archive_created_us), &bad);
 	put(a, "created_us", json_integer(rec->archive_created_us), &bad);
 	put(a, "data_size", json_integer((json_int_t)rec->data_size), &bad);
-	snprintf(member, sizeof(member), "data_%s", hash_name(rec->hash_alg));
 	put(a, "hash", json_string(hash_name(rec->hash_alg)), &bad);
-	put(a, member, jhex(rec->data_hash, 32), &bad);
+	put(a, hash_member(member, "data", rec->hash_alg),
+	    jhex(rec->data_hash, 32), &bad);
 	put(a, "manifest_size", json_integer((json_int_t)rec->manifest_size),
 	    &bad);
-	snprintf(member, sizeof(member), "manifest_%s",
-	    hash_name(rec->hash_alg));
-	put(a, member, jhex(rec->manifest_hash, 32), &bad);
+	put(a, hash_member(member, "manifest", rec->hash_alg),
+	    jhex(rec->manifest_hash, 32), &bad);
 	put(a, "files", json_integer((json_int_t)rec->archive_files), &bad);
 	put(a, "bytes", json_integer((json_int_t)rec->archive_bytes), &bad);
 	put(a, "cipher", jstr(rec->cipher), &bad);
@@ -575,7 +574,7 @@ drill_record_parse(const void *buf, size_t len, struct drill_record *rec)
 	struct px x = { NULL, 0 };
 	json_error_t jerr;
 	json_t *o, *a, *v, *hs, *h;
-	char *result, member[32];
+	char *result, member[HASH_MEMBER_MAX];
 	size_t i;
 
 	drill_record_init(rec);
@@ -617,13 +616,11 @@ drill_record_parse(const void *buf, size_t len, struct drill_record *rec)
 		    INT64_MAX / 2, &x);
 		rec->data_size = get_u64(a, "data_size", &x);
 		get_hash_alg(a, rec->version, &rec->hash_alg, &x);
-		snprintf(member, sizeof(member), "data_%s",
-		    hash_name(rec->hash_alg));
-		get_hash(a, member, rec->data_hash, &x);
+		get_hash(a, hash_member(member, "data", rec->hash_alg),
+		    rec->data_hash, &x);
 		rec->manifest_size = get_u64(a, "manifest_size", &x);
-		snprintf(member, sizeof(member), "manifest_%s",
-		    hash_name(rec->hash_alg));
-		get_hash(a, member, rec->manifest_hash, &x);
+		get_hash(a, hash_member(member, "manifest", rec->hash_alg),
+		    rec->manifest_hash, &x);
 		rec->archive_files = get_u64(a, "files", &x);
 		rec->archive_bytes = get_u64(a, "bytes", &x);
 		rec->cipher = get_str(a, "cipher", 32, 1, 0, &x);

@@ -1038,7 +1038,8 @@ hipaa(struct out *o, const struct model *m)
 	    "listed first", "Gaps and failures; Drills", ndrill);
 	ROW("164.312(c)(1) Integrity", "restored data matches the hash "
 	    "(BLAKE3; BLAKE2b-256 in format 1 archives) of every file in the "
-	    "authenticated manifest; archive objects are verified", "Integrity", nint);
+	    "authenticated manifest; archive objects are verified",
+	    "Integrity", nint);
 	ROW("164.312(b) Audit controls", "every drill leaves a write-once, "
 	    "hash-chained record in the repository", "Drill record chain",
 	    naudit);
@@ -1110,7 +1111,7 @@ render_json(const struct model *m, FILE *f)
 {
 	const struct report_input *in = m->in;
 	json_t *o, *a, *x, *y;
-	char hex[65], member[32];
+	char hex[65], member[HASH_MEMBER_MAX];
 	size_t i, j;
 	int bad = 0;
 
@@ -1170,15 +1171,13 @@ render_json(const struct model *m, FILE *f)
 		ADD(x, "data_size", json_integer((json_int_t)ar->data_size));
 		ADD(x, "hash", json_string(hash_name(ar->hash_alg)));
 		util_hex(ar->data_hash, 32, hex);
-		snprintf(member, sizeof(member), "data_%s",
-		    hash_name(ar->hash_alg));
-		ADD(x, member, json_string(hex));
+		ADD(x, hash_member(member, "data", ar->hash_alg),
+		    json_string(hex));
 		ADD(x, "manifest_size", json_integer((json_int_t)
 		    ar->manifest_size));
 		util_hex(ar->manifest_hash, 32, hex);
-		snprintf(member, sizeof(member), "manifest_%s",
-		    hash_name(ar->hash_alg));
-		ADD(x, member, json_string(hex));
+		ADD(x, hash_member(member, "manifest", ar->hash_alg),
+		    json_string(hex));
 		ADD(x, "files", json_integer((json_int_t)ar->files));
 		ADD(x, "bytes", json_integer((json_int_t)ar->bytes));
 		ADD(x, "warnings", json_integer((json_int_t)ar->warnings));

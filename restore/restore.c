@@ -341,7 +341,7 @@ check_end_record(struct rs *r, json_t *j)
 {
 	uint64_t chunks, size, files, bytes;
 	uint8_t hash[32];
-	char member[32];
+	char member[HASH_MEMBER_MAX];
 	json_t *v;
 
 	if (manifest_get_u64(j, "chunks", &chunks) != ERR_OK ||
@@ -349,8 +349,7 @@ check_end_record(struct rs *r, json_t *j)
 	    manifest_get_u64(j, "files", &files) != ERR_OK ||
 	    manifest_get_u64(j, "bytes", &bytes) != ERR_OK)
 		goto bad;
-	snprintf(member, sizeof(member), "data_%s", hash_name(r->a->hash_alg));
-	v = json_object_get(j, member);
+	v = json_object_get(j, hash_member(member, "data", r->a->hash_alg));
 	if (!json_is_string(v) || util_unhex(json_string_value(v), hash, 32))
 		goto bad;
 	if (r->nchunks == 0 || r->chunks[r->nchunks - 1].offset + 4 +

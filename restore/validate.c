@@ -119,7 +119,8 @@ restore_validate_tree(struct repo *r, const struct repo_archive *a,
 		if (rc != ERR_OK)
 			goto done;
 		if (restore_path_selected(include, ninclude, f.path)) {
-			if (check_one(dirfd, a->hash_alg, &f, buf, &st->bytes) != 0)
+			if (check_one(dirfd, a->hash_alg, &f, buf,
+			    &st->bytes) != 0)
 				st->mismatches++;
 			st->files++;
 		}

@@ -181,7 +181,7 @@ main(int argc, char **argv)
 	uint8_t mhash[32];
 	uint64_t files = 0, bytes = 0, tar_bytes = 0, msize;
 	char id[REPO_ID_HEX + 1], dkey[64], mkey[64], rkey[64], when[40];
-	char hex[65], member[32], *text = NULL;
+	char hex[65], member[HASH_MEMBER_MAX], *text = NULL;
 	const char *fmt = getenv("BKP_FORGE_FORMAT");
 	int version = fmt != NULL && strcmp(fmt, "1") == 0 ? 1 : 2;
 	int alg = version == 1 ? HASH_BLAKE2B : HASH_BLAKE3;
@@ -238,12 +238,12 @@ main(int argc, char **argv)
 		goto done;
 	data_done = 1;
 	util_hex(dres.hash, 32, hex);
-	snprintf(member, sizeof(member), "data_%s", hash_name(alg));
 	if ((rc = put(mw, json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:s, s:I}",
 	    "t", "end", "files", (json_int_t)files, "bytes", (json_int_t)bytes,
 	    "tar_bytes", (json_int_t)tar_bytes, "chunks",
 	    (json_int_t)dres.chunks, "data_size", (json_int_t)dres.size,
-	    member, hex, "warnings", (json_int_t)0))) != ERR_OK ||
+	    hash_member(member, "data", alg), hex, "warnings",
+	    (json_int_t)0))) != ERR_OK ||
 	    (rc = manifest_writer_finish(mw, &msize, mhash)) != ERR_OK)
 		goto done;
 	man_done = 1;

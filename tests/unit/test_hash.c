@@ -135,3 +135,12 @@ Test(hash, names)
 	cr_expect_str_eq(hash_label(HASH_BLAKE3), "BLAKE3");
 	cr_expect_eq(HASH_DEFAULT, HASH_BLAKE3);
 }
+
+Test(hash, members)
+{
+	char m[HASH_MEMBER_MAX];
+
+	cr_expect_str_eq(hash_member(m, "data", HASH_BLAKE3), "data_blake3");
+	cr_expect_str_eq(hash_member(m, "manifest", HASH_BLAKE2B),
+	    "manifest_blake2b");
+}

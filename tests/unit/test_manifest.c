@@ -25,6 +25,13 @@
 #include "storage.h"
 #include "support.h"
 
+/* The sample "file" records below carry format 1 (BLAKE2b-256) digests. */
+static int
+decode_v1(const json_t *rec, struct mfile *f)
+{
+	return manifest_file_decode(rec, HASH_BLAKE2B, f);
+}
+
 static struct storage *st;
 static uint8_t subkey[32], id[16];
 
@@ -446,7 +453,7 @@ Test(manifest, file_decode_valid)
 	struct mfile f;
 	json_t *rec = file_rec();
 
-	cr_assert_eq(manifest_file_decode(rec, HASH_BLAKE2B, &f), ERR_OK, "%s", err_get());
+	cr_assert_eq(decode_v1(rec, &f), ERR_OK, "%s", err_get());
 	cr_expect_str_eq(f.path, "data/ehr/a.csv");
 	cr_expect_eq(f.pathlen, 14);
 	cr_expect_eq(f.type, MF_FILE);
@@ -462,7 +469,7 @@ Test(manifest, file_decode_valid)
 	/* a symlink with a non-UTF-8 target; o == e is allowed */
 	rec = jparse("{\"t\":\"file\",\"path_b64\":\"/w==\",\"type\":"
 	    "\"symlink\",\"size\":0,\"o\":7,\"e\":7,\"link_b64\":\"Yf8=\"}");
-	cr_assert_eq(manifest_file_decode(rec, HASH_BLAKE2B, &f), ERR_OK, "%s", err_get());
+	cr_assert_eq(decode_v1(rec, &f), ERR_OK, "%s", err_get());
 	cr_expect_eq(f.pathlen, 1);
 	cr_expect_eq((unsigned char)f.path[0], 0xff);
 	cr_expect_eq(f.type, MF_SYMLINK);
@@ -474,7 +481,7 @@ Test(manifest, file_decode_valid)
 	/* directories need no hash */
 	rec = jparse("{\"t\":\"file\",\"path\":\"d\",\"type\":\"dir\","
 	    "\"size\":0,\"o\":0,\"e\":512}");
-	cr_expect_eq(manifest_file_decode(rec, HASH_BLAKE2B, &f), ERR_OK);
+	cr_expect_eq(decode_v1(rec, &f), ERR_OK);
 	cr_expect_eq(f.type, MF_DIR);
 	manifest_file_release(&f);
 	json_decref(rec);
@@ -524,7 +531,7 @@ Test(manifest, file_decode_refusals)
 		else
 			json_object_set_new(rec, v[i].field,
 			    json_loads(v[i].json, JSON_DECODE_ANY, NULL));
-		cr_expect_eq(manifest_file_decode(rec, HASH_BLAKE2B, &f), ERR_CORRUPT,
+		cr_expect_eq(decode_v1(rec, &f), ERR_CORRUPT,
 		    "%s = %s", v[i].field, v[i].json ? v[i].json : "(none)");
 		cr_expect_null(f.path);
 		json_decref(rec);
@@ -533,16 +540,16 @@ Test(manifest, file_decode_refusals)
 	rec = file_rec();
 	json_object_set_new(rec, "o", json_integer(1000));
 	json_object_set_new(rec, "e", json_integer(999));
-	cr_expect_eq(manifest_file_decode(rec, HASH_BLAKE2B, &f), ERR_CORRUPT, "e < o");
+	cr_expect_eq(decode_v1(rec, &f), ERR_CORRUPT, "e < o");
 	json_decref(rec);
 	/* links without a target */
 	rec = jparse("{\"t\":\"file\",\"path\":\"l\",\"type\":\"symlink\","
 	    "\"size\":0,\"o\":0,\"e\":512}");
-	cr_expect_eq(manifest_file_decode(rec, HASH_BLAKE2B, &f), ERR_CORRUPT, "symlink");
+	cr_expect_eq(decode_v1(rec, &f), ERR_CORRUPT, "symlink");
 	json_decref(rec);
 	rec = jparse("{\"t\":\"file\",\"path\":\"l\",\"type\":\"hardlink\","
 	    "\"size\":0,\"o\":0,\"e\":512,\"link\":7}");
-	cr_expect_eq(manifest_file_decode(rec, HASH_BLAKE2B, &f), ERR_CORRUPT, "hardlink");
+	cr_expect_eq(decode_v1(rec, &f), ERR_CORRUPT, "hardlink");
 	json_decref(rec);
 }
 
@@ -582,11 +589,11 @@ Test(manifest, file_decode_path_with_nul_no_double_free)
 	json_t *rec = file_rec();
 
 	json_object_set_new(rec, "path", json_stringn("a\0b", 3));
-	cr_expect_eq(manifest_file_decode(rec, HASH_BLAKE2B, &f), ERR_CORRUPT);
+	cr_expect_eq(decode_v1(rec, &f), ERR_CORRUPT);
 	json_decref(rec);
 	rec = jparse("{\"t\":\"file\",\"path\":\"l\",\"type\":\"symlink\","
 	    "\"size\":0,\"o\":0,\"e\":512}");
 	json_object_set_new(rec, "link", json_stringn("x\0y", 3));
-	cr_expect_eq(manifest_file_decode(rec, HASH_BLAKE2B, &f), ERR_CORRUPT);
+	cr_expect_eq(decode_v1(rec, &f), ERR_CORRUPT);
 	json_decref(rec);
 }

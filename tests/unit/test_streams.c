@@ -675,18 +675,22 @@ Test(streams, header_expectations_checked)
 	}
 	h = hdr;
 	h.id[0] ^= 1;
-	cr_expect_eq(seqread_open(st, "data/v", &h, subkey, ALG, &sr), ERR_CORRUPT);
+	cr_expect_eq(seqread_open(st, "data/v", &h, subkey, ALG, &sr),
+	    ERR_CORRUPT);
 	cr_expect_eq(istream_new(st, "data/v", &h, subkey, 4, plan, 4, 1, 0,
 	    &is), ERR_CORRUPT);
 	h = hdr;
 	h.type = OBJ_TYPE_MANIFEST;
-	cr_expect_eq(seqread_open(st, "data/v", &h, subkey, ALG, &sr), ERR_CORRUPT);
+	cr_expect_eq(seqread_open(st, "data/v", &h, subkey, ALG, &sr),
+	    ERR_CORRUPT);
 	h = hdr;
 	h.content = OBJ_CONTENT_TAR;
-	cr_expect_eq(seqread_open(st, "data/v", &h, subkey, ALG, &sr), ERR_CORRUPT);
+	cr_expect_eq(seqread_open(st, "data/v", &h, subkey, ALG, &sr),
+	    ERR_CORRUPT);
 	h = hdr;
 	h.chunk_size = 2 * CS;
-	cr_expect_eq(seqread_open(st, "data/v", &h, subkey, ALG, &sr), ERR_CORRUPT);
+	cr_expect_eq(seqread_open(st, "data/v", &h, subkey, ALG, &sr),
+	    ERR_CORRUPT);
 	cr_expect_eq(seqread_open(st, "data/none", &hdr, subkey, ALG, &sr),
 	    ERR_NOTFOUND);
 	cr_expect_null(sr);
@@ -703,7 +707,8 @@ Test(streams, seqread_hash_only_at_end)
 	size_t got;
 
 	make_victim("data/v", &data, &r, &res);
-	cr_assert_eq(seqread_open(st, "data/v", &hdr, subkey, ALG, &sr), ERR_OK);
+	cr_assert_eq(seqread_open(st, "data/v", &hdr, subkey, ALG, &sr),
+	    ERR_OK);
 	cr_expect_eq(seqread_object_size(sr), res.size);
 	cr_assert_eq(seqread_read(sr, buf, 100, &got), ERR_OK);
 	cr_expect_eq(got, 100);
@@ -751,8 +756,8 @@ abort_case(int threads)
 	char tmp[256];
 
 	memset(&r, 0, sizeof(r));
-	cr_assert_eq(ostream_new(st, "data/aborted", &hdr, subkey, ALG, 3, threads,
-	    rec_cb, &r, &os), ERR_OK);
+	cr_assert_eq(ostream_new(st, "data/aborted", &hdr, subkey, ALG, 3,
+	    threads, rec_cb, &r, &os), ERR_OK);
 	cr_assert_eq(ostream_write(os, data, 5 * CS / 2), ERR_OK);
 	/* let the workers and the writer go idle first */
 	usleep(200000);
@@ -797,8 +802,8 @@ Test(streams, callback_failure_fails_the_stream)
 	for (i = 0; i < 2; i++) {
 		memset(&r, 0, sizeof(r));
 		r.fail_at = 2;
-		cr_assert_eq(ostream_new(st, "data/cbfail", &hdr, subkey, ALG, 3,
-		    threads[i], rec_cb, &r, &os), ERR_OK);
+		cr_assert_eq(ostream_new(st, "data/cbfail", &hdr, subkey, ALG,
+		    3, threads[i], rec_cb, &r, &os), ERR_OK);
 		rc = ostream_write(os, data, 4 * CS);
 		if (rc == ERR_OK)
 			rc = ostream_finish(os, &res);
