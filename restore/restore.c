@@ -1204,7 +1204,7 @@ one_entry(struct rs *r, struct archive *ar, struct archive *aw,
 	uint8_t hash[32];
 	uint64_t size;
 	size_t dirmark = SIZE_MAX, k;
-	int rc, werr = 0, skip = 0;
+	int rc, x, werr = 0, skip = 0;
 
 	if ((rc = next_expected(r, &f)) != 1) {
 		if (rc == 0) {
@@ -1274,7 +1274,10 @@ one_entry(struct rs *r, struct archive *ar, struct archive *aw,
 	} else if (aw != NULL) {
 		if ((rc = remember_dir(r, path, e, &dirmark)) != ERR_OK)
 			goto done;
-		if (archive_write_header(aw, e) < ARCHIVE_WARN) {
+		wpool_create_lock(r->wp);
+		x = archive_write_header(aw, e);
+		wpool_create_unlock(r->wp);
+		if (x < ARCHIVE_WARN) {
 			warnf(r, "cannot restore '%s': %s", path,
 			    archive_error_string(aw));
 			r->refused++;

@@ -10,9 +10,18 @@
  * ready by the hasher, and written and freed by the writer; the hasher's
  * cursor (hnext) is the first segment not yet hashed, which no writer
  * touches.  Without writers the hasher frees each segment itself.
+ *
+ * The umask: libarchive's archive_write_header() sets the process umask to
+ * 0 and back to read it, so a file or directory another thread creates in
+ * that window gets permissions the umask should have removed (parent
+ * directories 0777).  Each writer therefore takes a private copy of the
+ * umask (unshare(CLONE_FS)) before its first header.  Where unshare is not
+ * allowed (some container seccomp profiles), every header, the caller's
+ * included, is made under one lock instead (wpool_create_lock).
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,6 +89,10 @@ struct wpool {
 	void *cache[WPOOL_CLASSES]; /* idle buffers by size class */
 	size_t cached;              /* their bytes, at most maxqueued / 2 */
 	int flags;
+	mode_t umask;               /* the process umask at wpool_new */
+	int ready;                  /* writers past their umask set-up */
+	int fs_shared;              /* a writer could not unshare: lock */
+	pthread_mutex_t create_mu;  /* headers, when fs_shared */
 	int nwriters;
 	int hasher_started;
 	pthread_t hasher;
@@ -417,10 +430,14 @@ write_job(struct wpool *p, struct archive *aw, struct wjob *j)
 		why = "out of memory";
 	else if ((p->flags & ARCHIVE_EXTRACT_NO_OVERWRITE) && exists(path))
 		why = "it exists, not overwritten (use --overwrite)";
-	else if (archive_write_header(aw, j->e) < ARCHIVE_WARN)
-		why = archive_error_string(aw);
-	else
-		created = 1;
+	else {
+		wpool_create_lock(p);
+		if (archive_write_header(aw, j->e) < ARCHIVE_WARN)
+			why = archive_error_string(aw);
+		else
+			created = 1;
+		wpool_create_unlock(p);
+	}
 	pthread_mutex_lock(&p->mu);
 	while ((s = next_ready(p, j)) != NULL) {
 		pthread_mutex_unlock(&p->mu);
@@ -448,6 +465,40 @@ write_job(struct wpool *p, struct archive *aw, struct wjob *j)
 	}
 }
 
+/*
+ * Give the calling writer its own umask (the process's at wpool_new), so
+ * that libarchive's umask probes here and in other threads do not meet;
+ * else note that headers must take create_mu.  Wakes wpool_new.
+ */
+static void
+private_umask(struct wpool *p)
+{
+	int ok = unshare(CLONE_FS) == 0;
+
+	if (ok)
+		umask(p->umask);
+	pthread_mutex_lock(&p->mu);
+	if (!ok)
+		p->fs_shared = 1;
+	p->ready++;
+	pthread_cond_broadcast(&p->more);
+	pthread_mutex_unlock(&p->mu);
+}
+
+void
+wpool_create_lock(struct wpool *p)
+{
+	if (p != NULL && p->fs_shared)
+		pthread_mutex_lock(&p->create_mu);
+}
+
+void
+wpool_create_unlock(struct wpool *p)
+{
+	if (p != NULL && p->fs_shared)
+		pthread_mutex_unlock(&p->create_mu);
+}
+
 /* Take w's next job; NULL once the hasher is done and w's FIFO empty. */
 static struct wjob *
 take(struct writer *w)
@@ -471,6 +522,7 @@ writer(void *arg)
 	struct archive *aw;
 	struct wjob *j;
 
+	private_umask(p);
 	if ((aw = archive_write_disk_new()) != NULL) {
 		archive_write_disk_set_options(aw, p->flags);
 		archive_write_disk_set_standard_lookup(aw);
@@ -510,16 +562,24 @@ wpool_new(int nwriters, int flags, int hash_alg, size_t maxqueued,
 	}
 	p->hash_alg = hash_alg;
 	pthread_mutex_init(&p->mu, NULL);
+	pthread_mutex_init(&p->create_mu, NULL);
 	pthread_cond_init(&p->more, NULL);
 	pthread_cond_init(&p->room, NULL);
 	p->maxqueued = maxqueued;
 	p->flags = flags;
+	p->umask = umask(0);        /* no writer exists yet to be affected */
+	umask(p->umask);
 	for (i = 0; i < nwriters; i++) {
 		p->w[i].p = p;
 		if (pthread_create(&p->w[i].tid, NULL, writer, &p->w[i]) != 0)
 			break;
 		p->nwriters++;
 	}
+	/* fs_shared is settled before the caller writes anything */
+	pthread_mutex_lock(&p->mu);
+	while (p->ready < p->nwriters)
+		pthread_cond_wait(&p->more, &p->mu);
+	pthread_mutex_unlock(&p->mu);
 	if ((nwriters > 0 && p->nwriters == 0) ||
 	    pthread_create(&p->hasher, NULL, hasher, p) != 0) {
 		p->hasher_done = 1;     /* lets started writers end */
@@ -751,6 +811,7 @@ wpool_free(struct wpool *p)
 	free(p->first_bad);
 	pthread_cond_destroy(&p->more);
 	pthread_cond_destroy(&p->room);
+	pthread_mutex_destroy(&p->create_mu);
 	pthread_mutex_destroy(&p->mu);
 	free(p);
 }

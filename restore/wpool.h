@@ -71,6 +71,17 @@ int wpool_add(struct wpool *p, struct wjob *job, uint8_t *data, size_t len,
 void wpool_end(struct wpool *p, struct wjob *job, uint64_t size, int abort);
 
 /*
+ * wpool_create_lock(p) / wpool_create_unlock(p): bracket every
+ * archive_write_header() of the caller's own write_disk handles while the
+ * pool exists (p may be NULL).  libarchive probes the process umask by
+ * setting it to 0 for a moment; the pool's writers keep a private umask
+ * where the system allows unshare(CLONE_FS), and otherwise this lock keeps
+ * the probes and every creation apart.
+ */
+void wpool_create_lock(struct wpool *p);
+void wpool_create_unlock(struct wpool *p);
+
+/*
  * wpool_corrupt(p, path, cap): how many files failed their hash so far;
  * path receives the first one's name.
  */

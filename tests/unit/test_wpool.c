@@ -402,3 +402,39 @@ Test(wpool, buffers_are_recycled_within_bounds)
 		wpool_unalloc(p, v[i], 200000);
 	wpool_free(p);
 }
+
+/*
+ * libarchive reads the umask in every header by setting it to 0 and back.
+ * The writers must keep that to themselves: a directory the caller creates
+ * meanwhile (as restore does for every directory entry) must still get
+ * the umask, and the writers' files their archived modes.
+ */
+Test(wpool, writers_keep_the_umask_to_themselves)
+{
+	struct wpool *p;
+	struct stat sb;
+	char name[64];
+	mode_t old = umask(022);
+	size_t i, bad = 0, n = 3000;
+
+	cr_assert_eq(mkdir("d", 0755), 0);
+	cr_assert_eq(mkdir("m", 0755), 0);
+	cr_assert_eq(wpool_new(3, FLAGS, HASH_BLAKE3, 1u << 20, &p), ERR_OK);
+	for (i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "d/f%04zu", i);
+		put_whole(p, name, 10, (unsigned)i, 0640);
+		snprintf(name, sizeof(name), "m/%04zu", i);
+		cr_assert_eq(mkdir(name, 0777), 0);
+		cr_assert_eq(stat(name, &sb), 0);
+		bad += (sb.st_mode & 07777) != 0755;
+	}
+	cr_assert_eq(wpool_finish(p), 0);
+	wpool_free(p);
+	cr_expect_eq(bad, 0, "%zu of %zu directories made beside the writers "
+	    "missed the umask", bad, n);
+	cr_expect_eq(umask(old), 022, "the caller's umask changed");
+	for (i = 0; i < n; i += 97) {
+		snprintf(name, sizeof(name), "d/f%04zu", i);
+		expect_file(name, 10, (unsigned)i, 0640);
+	}
+}
