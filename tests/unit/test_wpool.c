@@ -7,12 +7,20 @@
  * left behind and nothing after it is written; without writers the pool
  * only checks; a job cut short (the restore failed) does not hang finish.
  */
+#include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -406,10 +414,12 @@ Test(wpool, buffers_are_recycled_within_bounds)
 /*
  * libarchive reads the umask in every header by setting it to 0 and back.
  * The writers must keep that to themselves: a directory the caller creates
- * meanwhile (as restore does for every directory entry) must still get
- * the umask, and the writers' files their archived modes.
+ * meanwhile (as restore does for every directory entry, bracketed by
+ * wpool_create_lock) must still get the umask, and the writers' files their
+ * archived modes.
  */
-Test(wpool, writers_keep_the_umask_to_themselves)
+static void
+umask_kept(void)
 {
 	struct wpool *p;
 	struct stat sb;
@@ -424,7 +434,9 @@ Test(wpool, writers_keep_the_umask_to_themselves)
 		snprintf(name, sizeof(name), "d/f%04zu", i);
 		put_whole(p, name, 10, (unsigned)i, 0640);
 		snprintf(name, sizeof(name), "m/%04zu", i);
+		wpool_create_lock(p);
 		cr_assert_eq(mkdir(name, 0777), 0);
+		wpool_create_unlock(p);
 		cr_assert_eq(stat(name, &sb), 0);
 		bad += (sb.st_mode & 07777) != 0755;
 	}
@@ -437,4 +449,29 @@ Test(wpool, writers_keep_the_umask_to_themselves)
 		snprintf(name, sizeof(name), "d/f%04zu", i);
 		expect_file(name, 10, (unsigned)i, 0640);
 	}
+}
+
+Test(wpool, writers_keep_the_umask_to_themselves)
+{
+	umask_kept();
+}
+
+/* Where unshare(2) is refused (as under Docker's default seccomp profile),
+ * the lock keeps the probes apart instead.  Criterion runs each test in a
+ * process of its own, so the filter stays here. */
+Test(wpool, umask_kept_without_unshare)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+		    offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_unshare, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { sizeof(f) / sizeof(f[0]), f };
+
+	cr_assert_eq(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
+	cr_assert_eq(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog), 0);
+	cr_assert_eq(unshare(CLONE_FS), -1, "the filter lets unshare through");
+	umask_kept();
 }
