@@ -960,19 +960,21 @@ blocked_by_existing(const char *path, struct archive_entry *e)
 
 /*
  * Partial restores: a selected hard link whose target is not selected gets
- * the target's data (the target entry is renamed to the first such link);
+ * the target's data (the target entry is renamed to the first such link,
+ * and *renamed set);
  * the other links point at that one; the first link's own entry is then
  * skipped.  *path and *hl are updated to the entry's new names.
  */
 static int
 alias_entry(struct rs *r, struct archive_entry *e, const char **path,
-    const char **hl, int *skip)
+    const char **hl, int *skip, int *renamed)
 {
 	struct need *n;
 
 	if (!selected(r->o, *path) && (n = find_need(r, *path)) != NULL) {
 		archive_entry_copy_pathname(e, n->alias);
 		n->done = 1;
+		*renamed = 1;
 	} else if (*hl != NULL && (n = find_need(r, *hl)) != NULL &&
 	    n->done) {
 		if (strcmp(*path, n->alias) == 0)
@@ -1204,7 +1206,7 @@ one_entry(struct rs *r, struct archive *ar, struct archive *aw,
 	uint8_t hash[32];
 	uint64_t size;
 	size_t dirmark = SIZE_MAX, k;
-	int rc, x, werr = 0, skip = 0;
+	int rc, x, werr = 0, skip = 0, renamed = 0;
 
 	if ((rc = next_expected(r, &f)) != 1) {
 		if (rc == 0) {
@@ -1231,8 +1233,8 @@ one_entry(struct rs *r, struct archive *ar, struct archive *aw,
 		goto done;
 	}
 	hl = archive_entry_hardlink(e);
-	if (r->nneeded > 0 && (rc = alias_entry(r, e, &path, &hl, &skip)) !=
-	    ERR_OK)
+	if (r->nneeded > 0 && (rc = alias_entry(r, e, &path, &hl, &skip,
+	    &renamed)) != ERR_OK)
 		goto done;
 	if (skip) {
 		/* already written as its target's data */
@@ -1265,9 +1267,13 @@ one_entry(struct rs *r, struct archive *ar, struct archive *aw,
 		    (hl == NULL && (rc = links_add(r, path)) != ERR_OK))
 			goto done;
 		skip = 1;
-	} else if (r->wp != NULL && pooled(e, hl, &f)) {
+	} else if (r->wp != NULL && !renamed && pooled(e, hl, &f)) {
 		/* Checked (and written) by the pool: small files whole, only
-		 * once they passed; larger ones stream to it. */
+		 * once they passed; larger ones stream to it.  Not a renamed
+		 * link target: it comes before its new directory's entry, and
+		 * a writer creating that directory (as a parent) while this
+		 * thread restores its entry would leave the directory's mode
+		 * and times unset. */
 		if ((rc = pool_sink(r, e, &f, &sk)) != ERR_OK)
 			goto done;
 		skip = 1;
