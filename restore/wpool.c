@@ -32,7 +32,6 @@
 #include <archive_entry.h>
 #include <sodium.h>
 
-#include "crypto.h"
 #include "err.h"
 #include "hash.h"
 #include "wpool.h"
@@ -523,7 +522,10 @@ writer(void *arg)
 	struct wjob *j;
 
 	private_umask(p);
-	if ((aw = archive_write_disk_new()) != NULL) {
+	wpool_create_lock(p);       /* it probes the umask too */
+	aw = archive_write_disk_new();
+	wpool_create_unlock(p);
+	if (aw != NULL) {
 		archive_write_disk_set_options(aw, p->flags);
 		archive_write_disk_set_standard_lookup(aw);
 	}
