@@ -19,6 +19,7 @@
 
 #include "err.h"
 #include "storage_impl.h"
+#include "util.h"
 
 struct local {
 	struct storage base;
@@ -185,19 +186,10 @@ static int
 local_put_write(struct storage_put *bp, const void *buf, size_t len)
 {
 	struct local_put *p = (struct local_put *)bp;
-	const uint8_t *b = buf;
-	ssize_t n;
 
-	while (len > 0) {
-		if ((n = write(p->fd, b, len)) < 0) {
-			if (errno == EINTR)
-				continue;
-			err_set("cannot write '%s': %s", p->tmp,
-			    strerror(errno));
-			return ERR_FAIL;
-		}
-		b += n;
-		len -= (size_t)n;
+	if (util_write_full(p->fd, buf, len) != 0) {
+		err_set("cannot write '%s': %s", p->tmp, strerror(errno));
+		return ERR_FAIL;
 	}
 	return ERR_OK;
 }

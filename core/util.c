@@ -318,13 +318,30 @@ util_state_dir(char *buf, size_t len)
 }
 
 int
+util_write_full(int fd, const void *buf, size_t len)
+{
+	const uint8_t *b = buf;
+	ssize_t w;
+
+	while (len > 0) {
+		w = write(fd, b, len < UTIL_WRITE_PIECE ? len : UTIL_WRITE_PIECE);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		b += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+int
 util_write_atomic(const char *path, const void *buf, size_t len,
     unsigned mode)
 {
 	char tmp[PATH_MAX];
 	uint32_t r = randombytes_random();
-	const uint8_t *b = buf;
-	ssize_t w;
 	int fd;
 
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.%08x.tmp", path, r) >=
@@ -337,15 +354,8 @@ util_write_atomic(const char *path, const void *buf, size_t len,
 		err_set("cannot create '%s': %s", tmp, strerror(errno));
 		return -1;
 	}
-	while (len > 0) {
-		if ((w = write(fd, b, len)) < 0) {
-			if (errno == EINTR)
-				continue;
-			goto fail;
-		}
-		b += w;
-		len -= (size_t)w;
-	}
+	if (util_write_full(fd, buf, len) != 0)
+		goto fail;
 	if (fsync(fd) != 0 || close(fd) != 0) {
 		fd = -1;
 		goto fail;

@@ -55,6 +55,18 @@ int util_state_dir(char *buf, size_t len);
 /* util_mkdirs(path, mode): mkdir -p. */
 int util_mkdirs(const char *path, unsigned mode);
 
+/*
+ * util_write_full(fd, buf, len): write all len bytes (retrying EINTR and
+ * short writes), in write(2) calls of at most UTIL_WRITE_PIECE bytes;
+ * -1 with errno set on error.  Linux file systems with large folios
+ * (ext4, xfs) size the page cache folios of a buffered write by its
+ * length, and copying into the 2 MiB folios of writes of 2 MiB and more
+ * measured 2 to 3 times slower here than into those of 256 KiB writes
+ * (a VM that hands free memory back to its host; docs/BENCH.md).
+ */
+#define UTIL_WRITE_PIECE ((size_t)256 << 10)
+int util_write_full(int fd, const void *buf, size_t len);
+
 /* util_write_atomic(path, buf, len, mode): write through a temporary in the
  * same directory and rename into place. */
 int util_write_atomic(const char *path, const void *buf, size_t len,

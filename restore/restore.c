@@ -731,8 +731,7 @@ sink_put(struct rs *r, struct sink *k, const char *path, const void *b,
 		memcpy(copy, b, len);
 		return wpool_add(r->wp, k->job, copy, len, off);
 	} else if (k->aw != NULL && !*werr &&
-	    archive_write_data_block(k->aw, b, len, (la_int64_t)off) <
-	    ARCHIVE_WARN) {
+	    wpool_write_data(k->aw, b, len, off) < ARCHIVE_WARN) {
 		warnf(r, "cannot write '%s': %s", path,
 		    archive_error_string(k->aw));
 		*werr = 1;
@@ -1437,7 +1436,6 @@ run_raw(struct rs *r)
 	uint64_t idx, total = 0;
 	struct mfile f;
 	int fd = -1, rc, flags;
-	ssize_t w;
 
 	if ((rc = next_expected(r, &f)) != 1) {
 		if (rc == 0)
@@ -1466,19 +1464,12 @@ run_raw(struct rs *r)
 		total += len;
 		r->st->chunks++;
 		r->st->bytes += len;
-		while (fd >= 0 && len > 0) {
-			if ((w = write(fd, buf, len)) < 0) {
-				if (errno == EINTR)
-					continue;
-				warnf(r, "cannot write '%s': %s", f.path,
-				    strerror(errno));
-				r->refused++;
-				close(fd);
-				fd = -1;
-				break;
-			}
-			buf += w;
-			len -= (size_t)w;
+		if (fd >= 0 && util_write_full(fd, buf, len) != 0) {
+			warnf(r, "cannot write '%s': %s", f.path,
+			    strerror(errno));
+			r->refused++;
+			close(fd);
+			fd = -1;
 		}
 		progress(r, 0);
 	}

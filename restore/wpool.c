@@ -1,7 +1,11 @@
 /*
  * Check-and-write pool of a restore: see wpool.h.  One mutex guards the
  * intake (jobs in archive order), the writers' FIFOs, every job's segment
- * list and the queued byte count; hashing and writing run unlocked.
+ * list and the queued byte count; hashing and writing run unlocked.  Each
+ * thread sleeps on a condition of its own (the hasher's, each writer's,
+ * the caller's room), and is woken only for what it waits on: a restore
+ * makes several hand-overs per file, and waking every thread for each
+ * one cost a third more context switches.
  *
  * A job is held by the hasher until it has hashed it, once forwarded by
  * one writer, and a streamed one by the caller until wpool_end (refs).
@@ -34,6 +38,7 @@
 
 #include "err.h"
 #include "hash.h"
+#include "util.h"
 #include "wpool.h"
 
 #define WPOOL_MAX_WRITERS 8
@@ -59,6 +64,7 @@ struct wjob {
 	int ended, aborted;         /* set by the caller */
 	int hashed, bad;            /* set by the hasher */
 	int refs;
+	struct writer *w;           /* its writer, once forwarded */
 };
 
 /* A FIFO of jobs (the intake, or one writer's). */
@@ -70,12 +76,14 @@ struct writer {
 	struct wpool *p;
 	pthread_t tid;
 	struct jobq q;
+	pthread_cond_t more;        /* a job, a hashed segment or a verdict */
 };
 
 struct wpool {
 	pthread_mutex_t mu;
-	pthread_cond_t more;        /* a job, segment, end or verdict arrived */
-	pthread_cond_t room;        /* queued bytes fell */
+	pthread_cond_t more;        /* the hasher's: a job, segment or end */
+	pthread_cond_t room;        /* the caller's: queued bytes fell, or a
+	                               writer is ready */
 	struct jobq in;             /* jobs in archive order, for the hasher */
 	int hash_alg;               /* HASH_* of the expected hashes */
 	size_t queued, maxqueued;
@@ -237,9 +245,9 @@ path_hash(const char *s)
 	return h;
 }
 
-/* Append j to q; lock held. */
+/* Append j to q and wake its reader, who waits on c; lock held. */
 static void
-jobq_push(struct wpool *p, struct jobq *q, struct wjob *j)
+jobq_push(struct jobq *q, struct wjob *j, pthread_cond_t *c)
 {
 	j->next = NULL;
 	if (q->tail != NULL)
@@ -247,7 +255,7 @@ jobq_push(struct wpool *p, struct jobq *q, struct wjob *j)
 	else
 		q->head = j;
 	q->tail = j;
-	pthread_cond_broadcast(&p->more);
+	pthread_cond_signal(c);
 }
 
 /* Take q's first job (NULL if empty); lock held. */
@@ -272,7 +280,16 @@ forward(struct wpool *p, struct wjob *j)
 	    (unsigned)p->nwriters];
 
 	j->refs++;
-	jobq_push(p, &w->q, j);
+	j->w = w;
+	jobq_push(&w->q, j, &w->more);
+}
+
+/* Wake j's writer, if it has one, to look at j again; lock held. */
+static void
+wake_writer(struct wjob *j)
+{
+	if (j->w != NULL)
+		pthread_cond_signal(&j->w->more);
 }
 
 /* Mark j failed and free the segments it still holds; lock held. */
@@ -288,7 +305,7 @@ kill_job(struct wpool *p, struct wjob *j)
 		seg_drop(p, s);
 	}
 	j->tail = NULL;
-	pthread_cond_broadcast(&p->more);
+	wake_writer(j);
 }
 
 /*
@@ -328,7 +345,7 @@ check(struct wpool *p, struct wjob *j)
 				j->tail = NULL;
 			seg_drop(p, s);
 		}
-		pthread_cond_broadcast(&p->more);
+		wake_writer(j);
 	}
 	if (!j->ended)
 		j->aborted = 1;         /* the pool stops before the caller ended it */
@@ -352,7 +369,7 @@ check(struct wpool *p, struct wjob *j)
 	if (bad || j->aborted)
 		kill_job(p, j);
 	j->hashed = 1;
-	pthread_cond_broadcast(&p->more);
+	wake_writer(j);
 }
 
 static void *
@@ -360,6 +377,7 @@ hasher(void *arg)
 {
 	struct wpool *p = arg;
 	struct wjob *j;
+	int i;
 
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
@@ -381,7 +399,8 @@ hasher(void *arg)
 		job_unref(p, j);
 	}
 	p->hasher_done = 1;
-	pthread_cond_broadcast(&p->more);
+	for (i = 0; i < p->nwriters; i++)
+		pthread_cond_signal(&p->w[i].more);
 	pthread_mutex_unlock(&p->mu);
 	return NULL;
 }
@@ -413,7 +432,7 @@ next_ready(struct wpool *p, struct wjob *j)
 		}
 		if (j->hashed)
 			return NULL;
-		pthread_cond_wait(&p->more, &p->mu);
+		pthread_cond_wait(&j->w->more, &p->mu);
 	}
 }
 
@@ -440,8 +459,8 @@ write_job(struct wpool *p, struct archive *aw, struct wjob *j)
 	pthread_mutex_lock(&p->mu);
 	while ((s = next_ready(p, j)) != NULL) {
 		pthread_mutex_unlock(&p->mu);
-		if (why == NULL && archive_write_data_block(aw, s->data,
-		    s->len, (la_int64_t)s->off) < ARCHIVE_WARN)
+		if (why == NULL && wpool_write_data(aw, s->data, s->len,
+		    s->off) < ARCHIVE_WARN)
 			why = archive_error_string(aw);
 		pthread_mutex_lock(&p->mu);
 		seg_drop(p, s);
@@ -480,7 +499,7 @@ private_umask(struct wpool *p)
 	if (!ok)
 		p->fs_shared = 1;
 	p->ready++;
-	pthread_cond_broadcast(&p->more);
+	pthread_cond_broadcast(&p->room);
 	pthread_mutex_unlock(&p->mu);
 }
 
@@ -507,7 +526,7 @@ take(struct writer *w)
 
 	pthread_mutex_lock(&p->mu);
 	while (w->q.head == NULL && !p->hasher_done)
-		pthread_cond_wait(&p->more, &p->mu);
+		pthread_cond_wait(&w->more, &p->mu);
 	j = jobq_pop(&w->q);
 	pthread_mutex_unlock(&p->mu);
 	return j;
@@ -567,6 +586,8 @@ wpool_new(int nwriters, int flags, int hash_alg, size_t maxqueued,
 	pthread_mutex_init(&p->create_mu, NULL);
 	pthread_cond_init(&p->more, NULL);
 	pthread_cond_init(&p->room, NULL);
+	for (i = 0; i < WPOOL_MAX_WRITERS; i++)
+		pthread_cond_init(&p->w[i].more, NULL);
 	p->maxqueued = maxqueued;
 	p->flags = flags;
 	p->umask = umask(0);        /* no writer exists yet to be affected */
@@ -580,7 +601,7 @@ wpool_new(int nwriters, int flags, int hash_alg, size_t maxqueued,
 	/* fs_shared is settled before the caller writes anything */
 	pthread_mutex_lock(&p->mu);
 	while (p->ready < p->nwriters)
-		pthread_cond_wait(&p->more, &p->mu);
+		pthread_cond_wait(&p->room, &p->mu);
 	pthread_mutex_unlock(&p->mu);
 	if ((nwriters > 0 && p->nwriters == 0) ||
 	    pthread_create(&p->hasher, NULL, hasher, p) != 0) {
@@ -619,7 +640,7 @@ append(struct wpool *p, struct wjob *j, struct seg *s)
 	if (j->hnext == NULL)
 		j->hnext = s;
 	p->queued += s->len;
-	pthread_cond_broadcast(&p->more);
+	pthread_cond_signal(&p->more);
 }
 
 static struct seg *
@@ -668,7 +689,7 @@ wpool_put(struct wpool *p, struct archive_entry *e, const uint8_t hash[32],
 	}
 	if (s != NULL)
 		append(p, j, s);
-	jobq_push(p, &p->in, j);
+	jobq_push(&p->in, j, &p->more);
 	pthread_mutex_unlock(&p->mu);
 	return ERR_OK;
 }
@@ -691,7 +712,7 @@ wpool_begin(struct wpool *p, struct archive_entry *e, const uint8_t hash[32],
 		err_set("internal error: the writer pool has finished");
 		return ERR_FAIL;
 	}
-	jobq_push(p, &p->in, j);
+	jobq_push(&p->in, j, &p->more);
 	pthread_mutex_unlock(&p->mu);
 	*jp = j;
 	return ERR_OK;
@@ -728,9 +749,30 @@ wpool_end(struct wpool *p, struct wjob *j, uint64_t size, int abort)
 	j->size = size;
 	j->aborted = abort != 0;
 	j->ended = 1;
-	pthread_cond_broadcast(&p->more);
+	pthread_cond_signal(&p->more);
 	job_unref(p, j);
 	pthread_mutex_unlock(&p->mu);
+}
+
+int
+wpool_write_data(struct archive *aw, const void *b, size_t len, uint64_t off)
+{
+	const uint8_t *p = b;
+	size_t n;
+	int rc = ARCHIVE_OK, r;
+
+	do {
+		n = len < UTIL_WRITE_PIECE ? len : UTIL_WRITE_PIECE;
+		r = (int)archive_write_data_block(aw, p, n, (la_int64_t)off);
+		if (r < rc)
+			rc = r;
+		if (r < ARCHIVE_WARN)
+			break;
+		p += n;
+		off += n;
+		len -= n;
+	} while (len > 0);
+	return rc;
 }
 
 uint64_t
@@ -755,7 +797,7 @@ wpool_finish(struct wpool *p)
 	if (!p->finished) {
 		pthread_mutex_lock(&p->mu);
 		p->stopping = 1;
-		pthread_cond_broadcast(&p->more);
+		pthread_cond_signal(&p->more);
 		pthread_cond_broadcast(&p->room);
 		pthread_mutex_unlock(&p->mu);
 		if (p->hasher_started)
@@ -813,6 +855,8 @@ wpool_free(struct wpool *p)
 	free(p->first_bad);
 	pthread_cond_destroy(&p->more);
 	pthread_cond_destroy(&p->room);
+	for (i = 0; i < WPOOL_MAX_WRITERS; i++)
+		pthread_cond_destroy(&p->w[i].more);
 	pthread_mutex_destroy(&p->create_mu);
 	pthread_mutex_destroy(&p->mu);
 	free(p);

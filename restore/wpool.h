@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct archive;
 struct archive_entry;
 
 /*
@@ -80,6 +81,14 @@ void wpool_end(struct wpool *p, struct wjob *job, uint64_t size, int abort);
  */
 void wpool_create_lock(struct wpool *p);
 void wpool_create_unlock(struct wpool *p);
+
+/*
+ * wpool_write_data(aw, b, len, off): archive_write_data_block() of len
+ * bytes at offset off through the write_disk handle aw, in pieces of at
+ * most UTIL_WRITE_PIECE bytes (why: util.h); returns its least status.
+ */
+int wpool_write_data(struct archive *aw, const void *b, size_t len,
+    uint64_t off);
 
 /*
  * wpool_corrupt(p, path, cap): how many files failed their hash so far;

@@ -1,10 +1,11 @@
 /*
  * Unit tests for core/util.c: hex and base64 coding (exact lengths), UTF-8
  * validation, ISO 8601 formatting and parsing, human sizes and durations,
- * mkdirs and atomic writes.
+ * mkdirs, atomic writes and writes in pieces.
  */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -421,4 +422,32 @@ Test(util, mkdirs_refuses_a_file_in_place)
 {
 	support_write_file(support_path("file"), "", 0);
 	cr_expect_eq(util_mkdirs(support_path("file"), 0700), -1);
+}
+
+Test(util, write_full_in_pieces)
+{
+	size_t len = 3 * UTIL_WRITE_PIECE + 12345, n;
+	uint8_t *buf = malloc(len), *back = malloc(len + 1);
+	FILE *f;
+	int fd;
+
+	cr_assert(buf != NULL && back != NULL);
+	randombytes_buf(buf, len);
+	fd = open(support_path("full"), O_WRONLY | O_CREAT | O_EXCL, 0600);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(util_write_full(fd, buf, len), 0);
+	cr_assert_eq(util_write_full(fd, buf, 0), 0);
+	cr_assert_eq(close(fd), 0);
+	f = fopen(support_path("full"), "rb");
+	cr_assert_not_null(f);
+	n = fread(back, 1, len + 1, f);
+	fclose(f);
+	cr_expect_eq(n, len, "%zu bytes read back, %zu written", n, len);
+	cr_expect(memcmp(back, buf, len) == 0, "content differs");
+	/* errors come back with errno */
+	errno = 0;
+	cr_expect_eq(util_write_full(-1, buf, len), -1);
+	cr_expect_eq(errno, EBADF);
+	free(buf);
+	free(back);
 }
