@@ -1,19 +1,18 @@
 /*
- * Check-and-write pool of a restore: see wpool.h.  One mutex guards the
- * intake (jobs in archive order), the writers' FIFOs, every job's segment
- * list and the queued byte count; hashing and writing run unlocked.  Each
- * thread sleeps on a condition of its own (the hasher's, each writer's,
- * the caller's room), and is woken only for what it waits on: a restore
- * makes several hand-overs per file, and waking every thread for each
- * one cost a third more context switches.
+ * Check-and-write pool of a restore: see wpool.h.  The caller's thread
+ * hashes each file as it hands the data over (BLAKE3 costs it little, and
+ * the data is still in its cache), so a whole file reaches a writer only
+ * once it passed, and a streamed one gets its verdict at wpool_end.  One
+ * mutex guards the writers' FIFOs, every job's segment list and the queued
+ * byte count; writing runs unlocked.  Each writer sleeps on a condition of
+ * its own, the caller on room, and a thread is woken only for what it
+ * waits on: a restore makes a few hand-overs per file.
  *
- * A job is held by the hasher until it has hashed it, once forwarded by
- * one writer, and a streamed one by the caller until wpool_end (refs).
- * A file found bad has its waiting segments freed at once, and data the
- * caller still adds to it is dropped, so the queue never fills with it.  Segments are appended by the caller, marked
- * ready by the hasher, and written and freed by the writer; the hasher's
- * cursor (hnext) is the first segment not yet hashed, which no writer
- * touches.  Without writers the hasher frees each segment itself.
+ * A job is held by the caller until wpool_end (or wpool_put returns) and
+ * by its writer once forwarded (refs).  A file found bad has its waiting
+ * segments freed at once, and data the caller still adds to it is
+ * dropped, so the queue never fills with it.  Segments are appended by
+ * the caller, and written and freed by the writer.
  *
  * The umask: libarchive's archive_write_header() sets the process umask to
  * 0 and back to read it, so a file or directory another thread creates in
@@ -50,19 +49,18 @@ struct seg {
 	uint8_t *data;
 	size_t len;
 	uint64_t off;
-	int ready;                  /* hashed: a writer may write it */
 };
 
 struct wjob {
-	struct wjob *next;          /* in the intake, then in a writer's FIFO */
+	struct wjob *next;          /* in its writer's FIFO */
 	struct archive_entry *e;
 	uint8_t expect[32];
+	struct hash h;              /* the caller's: a streamed file's data */
+	uint64_t pos;               /* the caller's: end of the data hashed */
+	int overlap;                /* the caller's: data given twice */
 	struct seg *head, *tail;    /* not yet written or freed */
-	struct seg *hnext;          /* first segment not yet hashed */
-	uint64_t size;              /* set by wpool_end */
-	int whole;                  /* held whole: forwarded once it passed */
-	int ended, aborted;         /* set by the caller */
-	int hashed, bad;            /* set by the hasher */
+	int ended;                  /* complete, or dropped (bad) */
+	int bad;                    /* failed its check, aborted or dropped */
 	int refs;
 	struct writer *w;           /* its writer, once forwarded */
 };
@@ -81,13 +79,11 @@ struct writer {
 
 struct wpool {
 	pthread_mutex_t mu;
-	pthread_cond_t more;        /* the hasher's: a job, segment or end */
 	pthread_cond_t room;        /* the caller's: queued bytes fell, or a
 	                               writer is ready */
-	struct jobq in;             /* jobs in archive order, for the hasher */
 	int hash_alg;               /* HASH_* of the expected hashes */
 	size_t queued, maxqueued;
-	int stopping, hasher_done, finished;
+	int stopping, finished;
 	uint64_t failed, corrupt;
 	char *first_bad;
 	char *msgs[WPOOL_MAX_MSGS]; /* undelivered warnings */
@@ -101,8 +97,6 @@ struct wpool {
 	int fs_shared;              /* a writer could not unshare: lock */
 	pthread_mutex_t create_mu;  /* headers, when fs_shared */
 	int nwriters;
-	int hasher_started;
-	pthread_t hasher;
 	struct writer w[WPOOL_MAX_WRITERS];
 };
 
@@ -234,13 +228,20 @@ failed(struct wpool *p, const char *path, const char *why)
 		p->dropped++;
 }
 
-/* FNV-1a of a path (NULL hashes as ""). */
+/*
+ * FNV-1a of a path's directory part (NULL and "x" hash as "").  Files go
+ * to writers by directory: creating a file takes its directory's lock in
+ * the kernel, which two writers filling one directory would wait on (and
+ * every lookup through it), while all files of one path still meet one
+ * writer, in order.
+ */
 static unsigned
-path_hash(const char *s)
+dir_hash(const char *s)
 {
+	const char *end = s != NULL ? strrchr(s, '/') : NULL;
 	unsigned h = 2166136261u;
 
-	for (; s != NULL && *s != '\0'; s++)
+	for (; end != NULL && s < end; s++)
 		h = (h ^ (unsigned char)*s) * 16777619u;
 	return h;
 }
@@ -276,7 +277,7 @@ jobq_pop(struct jobq *q)
 static void
 forward(struct wpool *p, struct wjob *j)
 {
-	struct writer *w = &p->w[path_hash(archive_entry_pathname(j->e)) %
+	struct writer *w = &p->w[dir_hash(archive_entry_pathname(j->e)) %
 	    (unsigned)p->nwriters];
 
 	j->refs++;
@@ -298,8 +299,7 @@ kill_job(struct wpool *p, struct wjob *j)
 {
 	struct seg *s;
 
-	j->hashed = j->bad = 1;
-	j->hnext = NULL;
+	j->bad = j->ended = 1;
 	while ((s = j->head) != NULL) {
 		j->head = s->next;
 		seg_drop(p, s);
@@ -308,101 +308,15 @@ kill_job(struct wpool *p, struct wjob *j)
 	wake_writer(j);
 }
 
-/*
- * Hash j's segments as they arrive, in order, and give the verdict;
- * lock held on entry and exit.  Without writers, each segment is freed
- * once hashed.
- */
+/* Count j as a file whose data does not match its hash; lock held. */
 static void
-check(struct wpool *p, struct wjob *j)
+note_corrupt(struct wpool *p, struct wjob *j)
 {
-	struct hash h;
-	uint8_t got[32];
-	uint64_t pos = 0;
-	struct seg *s;
-	int bad = 0;
+	const char *path = archive_entry_pathname(j->e);
 
-	hash_init(&h, p->hash_alg);
-	for (;;) {
-		while (j->hnext == NULL && !j->ended && !p->stopping)
-			pthread_cond_wait(&p->more, &p->mu);
-		if ((s = j->hnext) == NULL)
-			break;
-		pthread_mutex_unlock(&p->mu);
-		if (!bad && s->off < pos)
-			bad = 1;        /* overlapping data */
-		if (!bad) {
-			hash_zeros(&h, s->off - pos);
-			hash_update(&h, s->data, s->len);
-			pos = s->off + s->len;
-		}
-		pthread_mutex_lock(&p->mu);
-		s->ready = 1;
-		j->hnext = s->next;
-		if (p->nwriters == 0) {
-			j->head = s->next;
-			if (j->head == NULL)
-				j->tail = NULL;
-			seg_drop(p, s);
-		}
-		wake_writer(j);
-	}
-	if (!j->ended)
-		j->aborted = 1;         /* the pool stops before the caller ended it */
-	if (!bad && !j->aborted) {
-		if (j->size < pos)
-			bad = 1;
-		else {
-			pthread_mutex_unlock(&p->mu);
-			hash_zeros(&h, j->size - pos);
-			hash_final(&h, got);
-			bad = sodium_memcmp(got, j->expect, 32) != 0;
-			pthread_mutex_lock(&p->mu);
-		}
-	}
-	if (bad && !j->aborted) {
-		p->corrupt++;
-		if (p->first_bad == NULL)
-			p->first_bad = strdup(archive_entry_pathname(j->e) ?
-			    archive_entry_pathname(j->e) : "?");
-	}
-	if (bad || j->aborted)
-		kill_job(p, j);
-	j->hashed = 1;
-	wake_writer(j);
-}
-
-static void *
-hasher(void *arg)
-{
-	struct wpool *p = arg;
-	struct wjob *j;
-	int i;
-
-	pthread_mutex_lock(&p->mu);
-	for (;;) {
-		while (p->in.head == NULL && !p->stopping)
-			pthread_cond_wait(&p->more, &p->mu);
-		if ((j = jobq_pop(&p->in)) == NULL)
-			break;
-		if (p->corrupt > 0) {
-			/* Nothing after a failed file is written. */
-			kill_job(p, j);
-			job_unref(p, j);
-			continue;
-		}
-		if (!j->whole && p->nwriters > 0)
-			forward(p, j);  /* streams to its writer as it is hashed */
-		check(p, j);
-		if (j->whole && !j->bad && p->nwriters > 0)
-			forward(p, j);
-		job_unref(p, j);
-	}
-	p->hasher_done = 1;
-	for (i = 0; i < p->nwriters; i++)
-		pthread_cond_signal(&p->w[i].more);
-	pthread_mutex_unlock(&p->mu);
-	return NULL;
+	p->corrupt++;
+	if (p->first_bad == NULL)
+		p->first_bad = strdup(path != NULL ? path : "?");
 }
 
 /* Is anything (even a dangling symlink) at path? */
@@ -414,24 +328,29 @@ exists(const char *path)
 	return path != NULL && (lstat(path, &sb) == 0 || errno != ENOENT);
 }
 
-/* Next ready segment of j, NULL when there is none to write (all written,
- * or the file failed); lock held. */
+/* Next segment of j to write, NULL when there is none (j complete, or
+ * bad); a job the caller never ended is dropped once the pool stops;
+ * lock held. */
 static struct seg *
-next_ready(struct wpool *p, struct wjob *j)
+next_seg(struct wpool *p, struct wjob *j)
 {
 	struct seg *s;
 
 	for (;;) {
-		if (j->hashed && j->bad)
+		if (j->bad)
 			return NULL;
-		if ((s = j->head) != NULL && s->ready) {
+		if ((s = j->head) != NULL) {
 			j->head = s->next;
 			if (j->head == NULL)
 				j->tail = NULL;
 			return s;
 		}
-		if (j->hashed)
+		if (j->ended)
 			return NULL;
+		if (p->stopping) {
+			kill_job(p, j);
+			return NULL;
+		}
 		pthread_cond_wait(&j->w->more, &p->mu);
 	}
 }
@@ -457,7 +376,7 @@ write_job(struct wpool *p, struct archive *aw, struct wjob *j)
 		wpool_create_unlock(p);
 	}
 	pthread_mutex_lock(&p->mu);
-	while ((s = next_ready(p, j)) != NULL) {
+	while ((s = next_seg(p, j)) != NULL) {
 		pthread_mutex_unlock(&p->mu);
 		if (why == NULL && wpool_write_data(aw, s->data, s->len,
 		    s->off) < ARCHIVE_WARN)
@@ -471,7 +390,7 @@ write_job(struct wpool *p, struct archive *aw, struct wjob *j)
 	    why == NULL)
 		why = archive_error_string(aw);
 	if (bad) {
-		/* Counted by the hasher (or dropped by the caller). */
+		/* Counted by the caller (or dropped). */
 		if (created)
 			unlink(path);
 		return;
@@ -517,7 +436,7 @@ wpool_create_unlock(struct wpool *p)
 		pthread_mutex_unlock(&p->create_mu);
 }
 
-/* Take w's next job; NULL once the hasher is done and w's FIFO empty. */
+/* Take w's next job; NULL once the pool stops and w's FIFO is empty. */
 static struct wjob *
 take(struct writer *w)
 {
@@ -525,7 +444,7 @@ take(struct writer *w)
 	struct wjob *j;
 
 	pthread_mutex_lock(&p->mu);
-	while (w->q.head == NULL && !p->hasher_done)
+	while (w->q.head == NULL && !p->stopping)
 		pthread_cond_wait(&w->more, &p->mu);
 	j = jobq_pop(&w->q);
 	pthread_mutex_unlock(&p->mu);
@@ -584,7 +503,6 @@ wpool_new(int nwriters, int flags, int hash_alg, size_t maxqueued,
 	p->hash_alg = hash_alg;
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_mutex_init(&p->create_mu, NULL);
-	pthread_cond_init(&p->more, NULL);
 	pthread_cond_init(&p->room, NULL);
 	for (i = 0; i < WPOOL_MAX_WRITERS; i++)
 		pthread_cond_init(&p->w[i].more, NULL);
@@ -603,14 +521,11 @@ wpool_new(int nwriters, int flags, int hash_alg, size_t maxqueued,
 	while (p->ready < p->nwriters)
 		pthread_cond_wait(&p->room, &p->mu);
 	pthread_mutex_unlock(&p->mu);
-	if ((nwriters > 0 && p->nwriters == 0) ||
-	    pthread_create(&p->hasher, NULL, hasher, p) != 0) {
-		p->hasher_done = 1;     /* lets started writers end */
+	if (nwriters > 0 && p->nwriters == 0) {
 		wpool_free(p);
 		err_set("cannot start the restore's threads");
 		return ERR_FAIL;
 	}
-	p->hasher_started = 1;
 	*pp = p;
 	return ERR_OK;
 }
@@ -637,10 +552,8 @@ append(struct wpool *p, struct wjob *j, struct seg *s)
 	else
 		j->head = s;
 	j->tail = s;
-	if (j->hnext == NULL)
-		j->hnext = s;
 	p->queued += s->len;
-	pthread_cond_signal(&p->more);
+	wake_writer(j);
 }
 
 static struct seg *
@@ -659,17 +572,31 @@ seg_new(struct wpool *p, uint8_t *data, size_t len, uint64_t off)
 	return s;
 }
 
+/* Hand j, checked, to its writer (none: drop it); lock held. */
+static void
+forward_or_drop(struct wpool *p, struct wjob *j)
+{
+	if (p->nwriters > 0)
+		forward(p, j);
+	else
+		kill_job(p, j);
+}
+
 int
 wpool_put(struct wpool *p, struct archive_entry *e, const uint8_t hash[32],
     uint8_t *data, size_t len)
 {
 	struct wjob *j;
 	struct seg *s = NULL;
+	uint8_t got[HASH_LEN];
+	int rc = ERR_OK, bad;
 
 	if ((j = job_new(e, hash)) == NULL) {
 		wpool_unalloc(p, data, len);
 		return ERR_FAIL;
 	}
+	hash_buf(p->hash_alg, data, len, got);
+	bad = sodium_memcmp(got, hash, HASH_LEN) != 0;
 	if (len > 0 && (s = seg_new(p, data, len, 0)) == NULL) {
 		archive_entry_free(j->e);
 		free(j);
@@ -677,21 +604,22 @@ wpool_put(struct wpool *p, struct archive_entry *e, const uint8_t hash[32],
 	}
 	if (len == 0)
 		wpool_unalloc(p, data, len);
-	j->whole = j->ended = 1;
-	j->size = len;
 	pthread_mutex_lock(&p->mu);
-	if (wait_room(p, len) != 0) {
-		if (s != NULL)
-			append(p, j, s);
-		job_unref(p, j);
-		pthread_mutex_unlock(&p->mu);
-		return ERR_FAIL;
-	}
+	if (bad)
+		note_corrupt(p, j);
+	if (!bad && p->corrupt == 0 && p->nwriters > 0 &&
+	    wait_room(p, len) != 0)
+		rc = ERR_FAIL;
 	if (s != NULL)
 		append(p, j, s);
-	jobq_push(&p->in, j, &p->more);
+	j->ended = 1;
+	if (bad || p->corrupt > 0 || rc != ERR_OK)
+		kill_job(p, j);         /* nothing after a bad file is written */
+	else
+		forward_or_drop(p, j);
+	job_unref(p, j);
 	pthread_mutex_unlock(&p->mu);
-	return ERR_OK;
+	return rc;
 }
 
 int
@@ -703,16 +631,18 @@ wpool_begin(struct wpool *p, struct archive_entry *e, const uint8_t hash[32],
 	*jp = NULL;
 	if ((j = job_new(e, hash)) == NULL)
 		return ERR_FAIL;
-	j->refs++;      /* the caller's, until wpool_end */
+	hash_init(&j->h, p->hash_alg);
 	pthread_mutex_lock(&p->mu);
 	if (p->stopping) {
-		j->refs = 1;
 		job_unref(p, j);
 		pthread_mutex_unlock(&p->mu);
 		err_set("internal error: the writer pool has finished");
 		return ERR_FAIL;
 	}
-	jobq_push(&p->in, j, &p->more);
+	if (p->corrupt > 0)
+		kill_job(p, j);         /* nothing after a bad file is written */
+	else if (p->nwriters > 0)
+		forward(p, j);          /* it streams to its writer */
 	pthread_mutex_unlock(&p->mu);
 	*jp = j;
 	return ERR_OK;
@@ -723,17 +653,28 @@ wpool_add(struct wpool *p, struct wjob *j, uint8_t *data, size_t len,
     uint64_t off)
 {
 	struct seg *s;
-	int rc;
+	int rc = ERR_OK;
 
+	if (off < j->pos)
+		j->overlap = 1;
+	if (!j->overlap) {
+		hash_zeros(&j->h, off - j->pos);
+		hash_update(&j->h, data, len);
+		j->pos = off + len;
+	}
 	if ((s = seg_new(p, data, len, off)) == NULL)
 		return ERR_FAIL;
 	pthread_mutex_lock(&p->mu);
-	rc = wait_room(p, len) != 0 ? ERR_FAIL : ERR_OK;
-	if (rc == ERR_OK && !(j->hashed && j->bad)) {
+	if (p->stopping) {
+		err_set("internal error: the writer pool has finished");
+		rc = ERR_FAIL;
+	} else if (!j->bad && j->w != NULL && wait_room(p, len) != 0)
+		rc = ERR_FAIL;
+	if (rc == ERR_OK && !j->bad && j->w != NULL) {
 		append(p, j, s);
 		s = NULL;
 	}
-	/* else the file already failed: nothing more of it is kept */
+	/* else not to be written: nothing of it is kept */
 	if (s != NULL) {
 		buf_put(p, s->data, s->len);
 		free(s);
@@ -745,11 +686,25 @@ wpool_add(struct wpool *p, struct wjob *j, uint8_t *data, size_t len,
 void
 wpool_end(struct wpool *p, struct wjob *j, uint64_t size, int abort)
 {
+	uint8_t got[HASH_LEN];
+	int bad = j->overlap || size < j->pos;
+
+	if (!bad) {
+		hash_zeros(&j->h, size - j->pos);
+		hash_final(&j->h, got);
+		bad = sodium_memcmp(got, j->expect, HASH_LEN) != 0;
+	}
 	pthread_mutex_lock(&p->mu);
-	j->size = size;
-	j->aborted = abort != 0;
-	j->ended = 1;
-	pthread_cond_signal(&p->more);
+	if (bad && !abort && !j->bad)
+		note_corrupt(p, j);
+	if (bad || abort)
+		kill_job(p, j);
+	else {
+		j->ended = 1;
+		if (j->w == NULL)
+			kill_job(p, j); /* without writers: only checked */
+		wake_writer(j);
+	}
 	job_unref(p, j);
 	pthread_mutex_unlock(&p->mu);
 }
@@ -797,11 +752,10 @@ wpool_finish(struct wpool *p)
 	if (!p->finished) {
 		pthread_mutex_lock(&p->mu);
 		p->stopping = 1;
-		pthread_cond_signal(&p->more);
+		for (i = 0; i < p->nwriters; i++)
+			pthread_cond_signal(&p->w[i].more);
 		pthread_cond_broadcast(&p->room);
 		pthread_mutex_unlock(&p->mu);
-		if (p->hasher_started)
-			pthread_join(p->hasher, NULL);
 		for (i = 0; i < p->nwriters; i++)
 			pthread_join(p->w[i].tid, NULL);
 		p->finished = 1;
@@ -853,7 +807,6 @@ wpool_free(struct wpool *p)
 			free(b);
 		}
 	free(p->first_bad);
-	pthread_cond_destroy(&p->more);
 	pthread_cond_destroy(&p->room);
 	for (i = 0; i < WPOOL_MAX_WRITERS; i++)
 		pthread_cond_destroy(&p->w[i].more);

@@ -8,12 +8,13 @@ struct archive;
 struct archive_entry;
 
 /*
- * The back half of a restore's pipeline, off the thread that reads the
- * tar stream: a hasher thread checks each regular file's content against
- * the hash its manifest records, in archive order, and hands files
- * that pass to a pool of writer threads, each with its own libarchive
- * write_disk handle, so that hashing and creating files (kernel work that
- * dominates restores) use every core.  With no writers, it only checks.
+ * The back half of a restore's pipeline: the thread that reads the tar
+ * stream hands each regular file to the pool, which checks its content
+ * against the hash its manifest records (in the caller's thread, as it
+ * is handed over) and has a pool of writer threads, each with its own
+ * libarchive write_disk handle, create the files, so that creating files
+ * (kernel work that dominates restores) uses every core.  With no
+ * writers, it only checks.
  *
  * Order and safety are those of a sequential restore: a file small enough
  * to be held whole is written only after it passed; a larger one streams
@@ -23,16 +24,17 @@ struct archive_entry;
  * exists is refused (libarchive alone would skip it silently).  Only for
  * plain regular files in a target that holds no symlink, whose parent
  * directories the caller makes.  The data bytes waiting are bounded.
+ * One thread (the caller) hands files over.
  */
 struct wpool;
 struct wjob;
 
 /*
- * wpool_new(nwriters, flags, hash_alg, maxqueued, &p): start the hasher
- * (of hash_alg, HASH_*) and nwriters writers (0: check only) whose handles
- * use the write_disk option flags; at most maxqueued bytes of file data
- * wait at a time (a larger piece waits for an empty queue).  ERR_OK or
- * ERR_FAIL.
+ * wpool_new(nwriters, flags, hash_alg, maxqueued, &p): start nwriters
+ * writers (0: check only) whose handles use the write_disk option flags,
+ * for files hashed with hash_alg (HASH_*); at most maxqueued bytes of
+ * file data wait at a time (a larger piece waits for an empty queue).
+ * ERR_OK or ERR_FAIL.
  */
 int wpool_new(int nwriters, int flags, int hash_alg, size_t maxqueued,
     struct wpool **p);
@@ -47,9 +49,11 @@ uint8_t *wpool_alloc(struct wpool *p, size_t len);
 void wpool_unalloc(struct wpool *p, uint8_t *b, size_t len);
 
 /*
- * wpool_put(p, e, hash, data, len): a whole file: entry e (taken over),
- * the hash (of the pool's algorithm) its len bytes of content (from wpool_alloc, taken over)
- * must have.  Waits while the queue is full.
+ * wpool_put(p, e, hash, data, len): a whole file: entry e and its len
+ * bytes of content data (from wpool_alloc), both taken over, which must
+ * hash to hash with the pool's algorithm.  Checked at once: a file that
+ * does not is counted (wpool_corrupt) and dropped.  Waits while the queue
+ * is full.
  */
 int wpool_put(struct wpool *p, struct archive_entry *e,
     const uint8_t hash[32], uint8_t *data, size_t len);
@@ -60,7 +64,9 @@ int wpool_put(struct wpool *p, struct archive_entry *e,
  * taken over) at offset off, waiting while the queue is full;
  * wpool_end(p, job, size, abort) says the content is complete at size
  * bytes, or with abort that the file is to be dropped (the caller found
- * it bad).  The job belongs to the pool after wpool_end.
+ * it bad); the file's hash is checked then, and one that fails is counted
+ * (wpool_corrupt) and removed.  The job belongs to the pool after
+ * wpool_end.
  *
  * All return ERR_OK, or ERR_FAIL if out of memory or the pool has been
  * finished (what was handed over is freed either way).
