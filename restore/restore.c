@@ -1205,7 +1205,7 @@ one_entry(struct rs *r, struct archive *ar, struct archive *aw,
 	uint8_t hash[32];
 	uint64_t size;
 	size_t dirmark = SIZE_MAX, k;
-	int rc, x, werr = 0, skip = 0, renamed = 0;
+	int rc, x, werr = 0, skip = 0, renamed = 0, topool;
 
 	if ((rc = next_expected(r, &f)) != 1) {
 		if (rc == 0) {
@@ -1235,6 +1235,12 @@ one_entry(struct rs *r, struct archive *ar, struct archive *aw,
 	if (r->nneeded > 0 && (rc = alias_entry(r, e, &path, &hl, &skip,
 	    &renamed)) != ERR_OK)
 		goto done;
+	/* Checked (and written) by the pool: small files whole, only once
+	 * they passed; larger ones stream to it.  Not a renamed link target:
+	 * it comes before its new directory's entry, and a writer creating
+	 * that directory (as a parent) while this thread restores its entry
+	 * would leave the directory's mode and times unset. */
+	topool = r->wp != NULL && !renamed && pooled(e, hl, &f);
 	if (skip) {
 		/* already written as its target's data */
 	} else if (f.type != MF_FILE && archive_entry_size(e) != 0) {
@@ -1248,8 +1254,11 @@ one_entry(struct rs *r, struct archive *ar, struct archive *aw,
 		warnf(r, "refusing unsafe path '%s'", path);
 		r->refused++;
 		skip = 1;
-	} else if (aw != NULL && !r->o->overwrite &&
+	} else if (aw != NULL && !r->o->overwrite && !topool &&
 	    blocked_by_existing(path, e)) {
+		/* (A pooled file's writer looks just before it creates it:
+		 * a lookup here would wait on the directory while a writer
+		 * creates another file in it.) */
 		warnf(r, "'%s' exists, not overwritten (use --overwrite)",
 		    path);
 		r->refused++;
@@ -1266,13 +1275,7 @@ one_entry(struct rs *r, struct archive *ar, struct archive *aw,
 		    (hl == NULL && (rc = links_add(r, path)) != ERR_OK))
 			goto done;
 		skip = 1;
-	} else if (r->wp != NULL && !renamed && pooled(e, hl, &f)) {
-		/* Checked (and written) by the pool: small files whole, only
-		 * once they passed; larger ones stream to it.  Not a renamed
-		 * link target: it comes before its new directory's entry, and
-		 * a writer creating that directory (as a parent) while this
-		 * thread restores its entry would leave the directory's mode
-		 * and times unset. */
+	} else if (topool) {
 		if ((rc = pool_sink(r, e, &f, &sk)) != ERR_OK)
 			goto done;
 		skip = 1;
