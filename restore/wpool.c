@@ -90,7 +90,7 @@ struct wpool {
 	size_t nmsgs;
 	uint64_t dropped;           /* warnings beyond WPOOL_MAX_MSGS */
 	void *cache[WPOOL_CLASSES]; /* idle buffers by size class */
-	size_t cached;              /* their bytes, at most maxqueued / 2 */
+	size_t cached;              /* their bytes, at most maxqueued */
 	int flags;
 	mode_t umask;               /* the process umask at wpool_new */
 	int ready;                  /* writers past their umask set-up */
@@ -132,7 +132,7 @@ buf_put(struct wpool *p, uint8_t *b, size_t len)
 	if (b == NULL)
 		return;
 	cap = c < 0 ? 0 : (size_t)4096 << c;
-	if (c < 0 || p->cached + cap > p->maxqueued / 2) {
+	if (c < 0 || p->cached + cap > p->maxqueued) {
 		free(b);
 		return;
 	}

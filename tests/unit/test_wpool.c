@@ -402,7 +402,7 @@ Test(wpool, buffers_are_recycled_within_bounds)
 	cr_assert_not_null(big);
 	big[(16u << 20)] = 4;
 	wpool_unalloc(p, big, (16u << 20) + 1);
-	/* eight idle 256 KiB buffers: those beyond half the 1 MiB queue are
+	/* eight idle 256 KiB buffers: those beyond the 1 MiB queue are
 	 * freed at once (under ASan, any misuse of them is caught) */
 	for (i = 0; i < 8; i++)
 		cr_assert_not_null(v[i] = wpool_alloc(p, 200000));
