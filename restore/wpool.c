@@ -83,12 +83,14 @@ struct wpool {
 	                               writer is ready */
 	int hash_alg;               /* HASH_* of the expected hashes */
 	size_t queued, maxqueued;
+	size_t want;                /* bytes the caller waits to add, or 0 */
 	int stopping, finished;
 	uint64_t failed, corrupt;
 	char *first_bad;
 	char *msgs[WPOOL_MAX_MSGS]; /* undelivered warnings */
 	size_t nmsgs;
 	uint64_t dropped;           /* warnings beyond WPOOL_MAX_MSGS */
+	pthread_mutex_t cache_mu;   /* guards cache and cached only */
 	void *cache[WPOOL_CLASSES]; /* idle buffers by size class */
 	size_t cached;              /* their bytes, at most maxqueued */
 	int flags;
@@ -122,7 +124,7 @@ buf_class(size_t len)
 	return c;
 }
 
-/* Take back the buffer of len bytes b; lock held. */
+/* Take back the buffer of len bytes b (any lock may be held). */
 static void
 buf_put(struct wpool *p, uint8_t *b, size_t len)
 {
@@ -132,13 +134,15 @@ buf_put(struct wpool *p, uint8_t *b, size_t len)
 	if (b == NULL)
 		return;
 	cap = c < 0 ? 0 : (size_t)4096 << c;
-	if (c < 0 || p->cached + cap > p->maxqueued) {
-		free(b);
-		return;
+	pthread_mutex_lock(&p->cache_mu);
+	if (c >= 0 && p->cached + cap <= p->maxqueued) {
+		memcpy(b, &p->cache[c], sizeof(void *));
+		p->cache[c] = b;
+		p->cached += cap;
+		b = NULL;
 	}
-	memcpy(b, &p->cache[c], sizeof(void *));
-	p->cache[c] = b;
-	p->cached += cap;
+	pthread_mutex_unlock(&p->cache_mu);
+	free(b);
 }
 
 uint8_t *
@@ -148,12 +152,12 @@ wpool_alloc(struct wpool *p, size_t len)
 	uint8_t *b = NULL;
 
 	if (c >= 0) {
-		pthread_mutex_lock(&p->mu);
+		pthread_mutex_lock(&p->cache_mu);
 		if ((b = p->cache[c]) != NULL) {
 			memcpy(&p->cache[c], b, sizeof(void *));
 			p->cached -= (size_t)4096 << c;
 		}
-		pthread_mutex_unlock(&p->mu);
+		pthread_mutex_unlock(&p->cache_mu);
 		if (b == NULL)
 			b = malloc((size_t)4096 << c);
 	} else
@@ -166,17 +170,22 @@ wpool_alloc(struct wpool *p, size_t len)
 void
 wpool_unalloc(struct wpool *p, uint8_t *b, size_t len)
 {
-	pthread_mutex_lock(&p->mu);
 	buf_put(p, b, len);
-	pthread_mutex_unlock(&p->mu);
 }
 
-/* Free a segment and give its bytes back to the queue; lock held. */
+/*
+ * Free a segment and give its bytes back to the queue; lock held.  A
+ * caller waiting for room is woken once a quarter of the queue is free
+ * beyond what it waits to add (or the queue is empty), not for every
+ * segment written: it then hands over several files in a row.
+ */
 static void
 seg_drop(struct wpool *p, struct seg *s)
 {
 	p->queued -= s->len;
-	pthread_cond_broadcast(&p->room);
+	if (p->want > 0 && (p->queued == 0 ||
+	    p->queued + p->want <= p->maxqueued - p->maxqueued / 4))
+		pthread_cond_signal(&p->room);
 	buf_put(p, s->data, s->len);
 	free(s);
 }
@@ -436,19 +445,16 @@ wpool_create_unlock(struct wpool *p)
 		pthread_mutex_unlock(&p->create_mu);
 }
 
-/* Take w's next job; NULL once the pool stops and w's FIFO is empty. */
+/* Take w's next job; NULL once the pool stops and w's FIFO is empty;
+ * lock held. */
 static struct wjob *
 take(struct writer *w)
 {
 	struct wpool *p = w->p;
-	struct wjob *j;
 
-	pthread_mutex_lock(&p->mu);
 	while (w->q.head == NULL && !p->stopping)
 		pthread_cond_wait(&w->more, &p->mu);
-	j = jobq_pop(&w->q);
-	pthread_mutex_unlock(&p->mu);
-	return j;
+	return jobq_pop(&w->q);
 }
 
 static void *
@@ -467,12 +473,14 @@ writer(void *arg)
 		archive_write_disk_set_options(aw, p->flags);
 		archive_write_disk_set_standard_lookup(aw);
 	}
+	pthread_mutex_lock(&p->mu);
 	while ((j = take(w)) != NULL) {
+		pthread_mutex_unlock(&p->mu);
 		write_job(p, aw, j);
 		pthread_mutex_lock(&p->mu);
 		job_unref(p, j);
-		pthread_mutex_unlock(&p->mu);
 	}
+	pthread_mutex_unlock(&p->mu);
 	if (aw != NULL) {
 		if (archive_write_close(aw) != ARCHIVE_OK) {
 			pthread_mutex_lock(&p->mu);
@@ -503,6 +511,7 @@ wpool_new(int nwriters, int flags, int hash_alg, size_t maxqueued,
 	p->hash_alg = hash_alg;
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_mutex_init(&p->create_mu, NULL);
+	pthread_mutex_init(&p->cache_mu, NULL);
 	pthread_cond_init(&p->room, NULL);
 	for (i = 0; i < WPOOL_MAX_WRITERS; i++)
 		pthread_cond_init(&p->w[i].more, NULL);
@@ -534,8 +543,11 @@ wpool_new(int nwriters, int flags, int hash_alg, size_t maxqueued,
 static int
 wait_room(struct wpool *p, size_t len)
 {
-	while (!p->stopping && p->queued > 0 && p->queued + len > p->maxqueued)
+	while (!p->stopping && p->queued > 0 && p->queued + len > p->maxqueued) {
+		p->want = len > 0 ? len : 1;
 		pthread_cond_wait(&p->room, &p->mu);
+	}
+	p->want = 0;
 	if (p->stopping) {
 		err_set("internal error: the writer pool has finished");
 		return -1;
@@ -811,6 +823,7 @@ wpool_free(struct wpool *p)
 	for (i = 0; i < WPOOL_MAX_WRITERS; i++)
 		pthread_cond_destroy(&p->w[i].more);
 	pthread_mutex_destroy(&p->create_mu);
+	pthread_mutex_destroy(&p->cache_mu);
 	pthread_mutex_destroy(&p->mu);
 	free(p);
 }
