@@ -46,7 +46,6 @@ BKP = os.path.abspath(env_str("BKP", os.path.join(ROOT, "build", "bkp")))
 ONLY = [x for x in env_str("BENCH_ONLY", "").split(",") if x]
 KEEP = env_str("BENCH_KEEP", "0") not in ("0", "no", "false")
 SKIP_SCALE = env_str("BENCH_SCALE", "1") in ("0", "no", "false")
-BALLAST = env_str("BENCH_BALLAST", "1") not in ("0", "no", "false")
 S3_SKIP_REASON = env_str("BENCH_S3_SKIP", "")
 S3RVER = os.path.join(ROOT, "tests", "s3", "node_modules", ".bin", "s3rver")
 S3_BUCKET = "bench"
@@ -600,40 +599,6 @@ def scratch_fill(ds_root):
         log("scratch: fill copy failed (%s); continuing" % p.stderr.strip()[:200])
 
 
-def meminfo(field):
-    """A /proc/meminfo figure in bytes (0 if unknown)."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
-
-
-def memory_ballast():
-    """Untimed: fill the free memory with clean page cache, by reading a
-    sparse file (no disk space) as large as MemFree less 1 GiB, kept until
-    the end of the rounds.  Every command then gets its memory the way a
-    busy server's commands do, by evicting clean cache, instead of the
-    first rounds taking free pages that a VM's host had taken back (free
-    page reporting) and later rounds not.  Returns (path, bytes) or None."""
-    size = meminfo("MemFree") - (1 << 30)
-    if not BALLAST or size < (1 << 30):
-        return None
-    path = os.path.join(SCRATCH, "ballast")
-    t = time.monotonic()
-    with open(path, "wb") as f:
-        f.truncate(size)
-    with open(path, "rb", buffering=0) as f:
-        while f.read(1 << 20):
-            pass
-    log("memory: read a %.1f GiB sparse file into the page cache (%.0f s, untimed; "
-        "BENCH_BALLAST=0 skips it)" % (size / (1 << 30), time.monotonic() - t))
-    return path, size
-
-
 def scratch_release(rep=None):
     """Remove the restores of round rep (None: all, and the fill)."""
     for name in os.listdir(SCRATCH):
@@ -663,7 +628,6 @@ def run_all(contenders, servers, s3_note, bkp_ok, bkp_why, base_env, key, ds, ds
     scratch_release()
     scratch_mode = scratch_plan(contenders, in_bytes)
     scratch_fill(ds_root)
-    ballast = memory_ballast()
     for rep in range(1, REPS + 1):
         k = (rep - 1) % len(contenders)
         order = contenders[k:] + contenders[:k]
@@ -691,8 +655,6 @@ def run_all(contenders, servers, s3_note, bkp_ok, bkp_why, base_env, key, ds, ds
         if scratch_mode == "round":
             scratch_release(rep)
     scratch_release()
-    if ballast is not None:
-        os.unlink(ballast[0])
 
     results = {}
     for c in contenders:
@@ -720,8 +682,7 @@ def run_all(contenders, servers, s3_note, bkp_ok, bkp_why, base_env, key, ds, ds
         "config": {"size": SIZE_STR, "seed": SEED, "reps": REPS, "quick": QUICK,
                    "bigfile_bytes": BIGFILE, "only": ONLY, "bkp_binary": os.environ.get("BKP") or os.path.join(ROOT, "build", "bkp"),
                    "bkp_sha256": BKP_SHA, "scratch": SCRATCH,
-                   "restores_kept_until_end_of": scratch_mode,
-                   "ballast_bytes": ballast[1] if ballast is not None else 0},
+                   "restores_kept_until_end_of": scratch_mode},
         "dataset": {"path": ds, "bytes": in_bytes, "files": in_files,
                     "limit_compressed_bytes": limit_stored},
         "cache": "warm: the dataset was read once (tar | zstd) before measuring; "
