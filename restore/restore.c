@@ -731,10 +731,13 @@ sink_put(struct rs *r, struct sink *k, const char *path, const void *b,
 		memcpy(copy, b, len);
 		return wpool_add(r->wp, k->job, copy, len, off);
 	} else if (k->aw != NULL && !*werr &&
-	    wpool_write_data(k->aw, b, len, off) < ARCHIVE_WARN) {
+	    wpool_write_data(k->aw, b, len, off) != ARCHIVE_OK) {
+		char msg[512];
+
 		warnf(r, "cannot write '%s': %s", path,
-		    archive_error_string(k->aw));
-		*werr = 1;
+		    wpool_write_error(k->aw, msg, sizeof(msg)));
+		r->refused++;
+		*werr = 2;
 	}
 	return ERR_OK;
 }
@@ -1310,6 +1313,13 @@ one_entry(struct rs *r, struct archive *ar, struct archive *aw,
 		rc = ERR_CORRUPT;
 		goto done;
 	}
+	if (aw != NULL && !skip && werr == 2) {
+		/* Its data could not be written whole: libarchive would
+		 * still give the file its full size, with holes for what is
+		 * missing, so that it looks restored.  It does not stay. */
+		(void)archive_write_finish_entry(aw);
+		unlink_beneath(path);
+	}
 	if (aw != NULL && !skip && !werr &&
 	    archive_write_finish_entry(aw) < ARCHIVE_WARN) {
 		warnf(r, "cannot restore '%s': %s", path,
@@ -1473,6 +1483,7 @@ run_raw(struct rs *r)
 			r->refused++;
 			close(fd);
 			fd = -1;
+			unlink(f.path);         /* no partial file stays */
 		}
 		progress(r, 0);
 	}

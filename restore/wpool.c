@@ -369,8 +369,9 @@ static void
 write_job(struct wpool *p, struct archive *aw, struct wjob *j)
 {
 	const char *path = archive_entry_pathname(j->e), *why = NULL;
+	char msg[512];
 	struct seg *s;
-	int created = 0, bad;
+	int created = 0, partial = 0, bad;
 
 	if (aw == NULL)
 		why = "out of memory";
@@ -388,8 +389,10 @@ write_job(struct wpool *p, struct archive *aw, struct wjob *j)
 	while ((s = next_seg(p, j)) != NULL) {
 		pthread_mutex_unlock(&p->mu);
 		if (why == NULL && wpool_write_data(aw, s->data, s->len,
-		    s->off) < ARCHIVE_WARN)
-			why = archive_error_string(aw);
+		    s->off) != ARCHIVE_OK) {
+			why = wpool_write_error(aw, msg, sizeof(msg));
+			partial = created;
+		}
 		pthread_mutex_lock(&p->mu);
 		seg_drop(p, s);
 	}
@@ -398,11 +401,14 @@ write_job(struct wpool *p, struct archive *aw, struct wjob *j)
 	if (created && archive_write_finish_entry(aw) < ARCHIVE_WARN &&
 	    why == NULL)
 		why = archive_error_string(aw);
-	if (bad) {
-		/* Counted by the caller (or dropped). */
+	if (bad || partial) {
+		/* Counted by the caller (or dropped); or its data could not
+		 * be written whole, and libarchive would still have given it
+		 * its full size, with holes, so that it looks restored. */
 		if (created)
 			unlink(path);
-		return;
+		if (bad)
+			return;
 	}
 	if (why != NULL) {
 		pthread_mutex_lock(&p->mu);
@@ -733,13 +739,27 @@ wpool_write_data(struct archive *aw, const void *b, size_t len, uint64_t off)
 		r = (int)archive_write_data_block(aw, p, n, (la_int64_t)off);
 		if (r < rc)
 			rc = r;
-		if (r < ARCHIVE_WARN)
+		if (r != ARCHIVE_OK)
 			break;
 		p += n;
 		off += n;
 		len -= n;
 	} while (len > 0);
 	return rc;
+}
+
+const char *
+wpool_write_error(struct archive *aw, char *buf, size_t cap)
+{
+	const char *m = archive_error_string(aw);
+	int e = archive_errno(aw);
+
+	if (e > 0)
+		snprintf(buf, cap, "%s: %s", m != NULL ? m : "write failed",
+		    strerror(e));
+	else
+		snprintf(buf, cap, "%s", m != NULL ? m : "write failed");
+	return buf;
 }
 
 uint64_t

@@ -91,10 +91,15 @@ void wpool_create_unlock(struct wpool *p);
 /*
  * wpool_write_data(aw, b, len, off): archive_write_data_block() of len
  * bytes at offset off through the write_disk handle aw, in pieces of at
- * most UTIL_WRITE_PIECE bytes (why: util.h); returns its least status.
+ * most UTIL_WRITE_PIECE bytes (why: util.h); ARCHIVE_OK, or the status
+ * of the piece that failed.  Anything but ARCHIVE_OK is a failure: for a
+ * failed write(2) (ENOSPC, EIO) libarchive returns only ARCHIVE_WARN.
+ * wpool_write_error(aw, buf, cap) formats its message, with the errno's
+ * text, into buf and returns buf.
  */
 int wpool_write_data(struct archive *aw, const void *b, size_t len,
     uint64_t off);
+const char *wpool_write_error(struct archive *aw, char *buf, size_t cap);
 
 /*
  * wpool_corrupt(p, path, cap): how many files failed their hash so far;
