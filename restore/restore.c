@@ -1301,6 +1301,13 @@ one_entry(struct rs *r, struct archive *ar, struct archive *aw,
 	if ((rc = copy_entry(r, ar, &sk, e, path, &size, hash, &werr)) !=
 	    ERR_OK)
 		goto done;
+	if (aw != NULL && !skip && werr == 2) {
+		/* Its data could not be written whole: libarchive would
+		 * still give the file its full size, with holes for what is
+		 * missing, so that it looks restored.  It does not stay. */
+		(void)archive_write_finish_entry(aw);
+		unlink_beneath(path);
+	}
 	if (f.type == MF_FILE && (size != f.size ||
 	    (!sk.pooled && memcmp(hash, f.hash, 32) != 0))) {
 		/* Do not leave a file that fails its check behind (the pool
@@ -1312,13 +1319,6 @@ one_entry(struct rs *r, struct archive *ar, struct archive *aw,
 		    "and hash", r->a->id, path);
 		rc = ERR_CORRUPT;
 		goto done;
-	}
-	if (aw != NULL && !skip && werr == 2) {
-		/* Its data could not be written whole: libarchive would
-		 * still give the file its full size, with holes for what is
-		 * missing, so that it looks restored.  It does not stay. */
-		(void)archive_write_finish_entry(aw);
-		unlink_beneath(path);
 	}
 	if (aw != NULL && !skip && !werr &&
 	    archive_write_finish_entry(aw) < ARCHIVE_WARN) {
