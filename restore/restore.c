@@ -1208,7 +1208,7 @@ one_entry(struct rs *r, struct archive *ar, struct archive *aw,
 	uint8_t hash[32];
 	uint64_t size;
 	size_t dirmark = SIZE_MAX, k;
-	int rc, x, werr = 0, skip = 0, renamed = 0, topool;
+	int rc, x, werr = 0, skip = 0, renamed = 0, topool, made = 0;
 
 	if ((rc = next_expected(r, &f)) != 1) {
 		if (rc == 0) {
@@ -1294,7 +1294,8 @@ one_entry(struct rs *r, struct archive *ar, struct archive *aw,
 			r->refused++;
 			werr = 1;
 			forget_dir(r, dirmark);
-		}
+		} else
+			made = archive_entry_filetype(e) == AE_IFREG;
 	}
 	if (!skip)
 		sk.aw = aw;
@@ -1307,6 +1308,7 @@ one_entry(struct rs *r, struct archive *ar, struct archive *aw,
 		 * missing, so that it looks restored.  It does not stay. */
 		(void)archive_write_finish_entry(aw);
 		unlink_beneath(path);
+		made = 0;
 	}
 	if (f.type == MF_FILE && (size != f.size ||
 	    (!sk.pooled && memcmp(hash, f.hash, 32) != 0))) {
@@ -1314,6 +1316,7 @@ one_entry(struct rs *r, struct archive *ar, struct archive *aw,
 		 * drops an aborted job). */
 		if (aw != NULL && !skip && !werr)
 			unlink_beneath(path);
+		made = 0;
 		r->st->mismatches++;
 		err_set("archive %s: '%s' does not match its recorded size "
 		    "and hash", r->a->id, path);
@@ -1336,6 +1339,13 @@ one_entry(struct rs *r, struct archive *ar, struct archive *aw,
 	r->st->files++;
 	rc = ERR_OK;
 done:
+	if (rc != ERR_OK && made) {
+		/* The restore stops inside this file (its data failed to
+		 * authenticate, say): libarchive would close it at its full
+		 * size, with holes, so that it looked restored. */
+		(void)archive_write_finish_entry(aw);
+		unlink_beneath(path);
+	}
 	if (sk.job != NULL)
 		wpool_end(r->wp, sk.job, 0, 1);
 	if (sk.buf != NULL)

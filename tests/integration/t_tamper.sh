@@ -410,3 +410,28 @@ PY
 	expect_fail "verify with a garbage key file"
 	expect_error_line 'garbage\.key'
 }
+
+# A restore that stops inside a file, at a chunk that fails authentication,
+# leaves no part of that file behind: libarchive would have closed it at its
+# full size, with holes, so that it looked restored.  Into a fresh target
+# (the writer pool drops the file) and into one that is not empty (the
+# reading thread writes it).
+test_restore_cut_short_by_damage_leaves_no_partial_file() {
+	new_repo --chunk-size 65536
+	mkdir src
+	head -c 600000 /dev/urandom >src/random.bin
+	echo small >src/a.txt
+	backup_id cut src
+	DATA=$REPO/$(record_get "$ID" "r['data']['key']")
+	flip_byte "$DATA" $(($(stat -c %s "$DATA") / 2))
+	local t
+	for t in fresh busy; do
+		mkdir "$t"
+		[ "$t" = busy ] && echo keep >"$t/other"
+		run_bkp restore -r "$REPO" -k "$KEY" "$ID" --target "$t"
+		expect_exit 1 "restore into '$t' of an archive damaged mid-file"
+		expect_stderr_match 'failed authentication'
+		[ ! -e "$t/src/random.bin" ] ||
+			fail "restore into '$t' left random.bin ($(stat -c %s "$t/src/random.bin") bytes of 600000)"
+	done
+}
