@@ -1329,6 +1329,7 @@ one_entry(struct rs *r, struct archive *ar, struct archive *aw,
 		    archive_error_string(aw));
 		r->refused++;
 	}
+	made = 0;       /* whole: whatever fails from here is another file */
 	if (sk.pooled && (rc = pool_done(r, e, &f, &sk, size)) != ERR_OK)
 		goto done;
 	if (r->wp != NULL) {
