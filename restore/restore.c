@@ -42,6 +42,10 @@
 #define POOL_QUEUE (8u << 20)      /* bytes waiting for the writers */
 #define POOL_SMALL (1u << 20)      /* files held whole until checked */
 
+/* An entry's write error (werr): none, its header, or its data. */
+#define WERR_HEADER 1
+#define WERR_DATA 2
+
 struct range {
 	uint64_t o, e;
 };
@@ -101,8 +105,7 @@ struct rs {
 	struct archive_entry **deferred;
 	size_t ndeferred, capdeferred;
 	/* ...and regular files are checked and written by a pool of
-	 * threads (wpool.h), so that hashing and file creation run on every
-	 * core. */
+	 * threads (wpool.h), so that file creation runs on every core. */
 	struct wpool *wp;
 	char **links;               /* deferred symlinks' paths (hash set) */
 	size_t nlinks, caplinks;    /* caplinks: 0 or a power of two */
@@ -737,7 +740,7 @@ sink_put(struct rs *r, struct sink *k, const char *path, const void *b,
 		warnf(r, "cannot write '%s': %s", path,
 		    wpool_write_error(k->aw, msg, sizeof(msg)));
 		r->refused++;
-		*werr = 2;
+		*werr = WERR_DATA;
 	}
 	return ERR_OK;
 }
@@ -1292,7 +1295,7 @@ one_entry(struct rs *r, struct archive *ar, struct archive *aw,
 			warnf(r, "cannot restore '%s': %s", path,
 			    archive_error_string(aw));
 			r->refused++;
-			werr = 1;
+			werr = WERR_HEADER;
 			forget_dir(r, dirmark);
 		} else
 			made = archive_entry_filetype(e) == AE_IFREG;
@@ -1302,7 +1305,7 @@ one_entry(struct rs *r, struct archive *ar, struct archive *aw,
 	if ((rc = copy_entry(r, ar, &sk, e, path, &size, hash, &werr)) !=
 	    ERR_OK)
 		goto done;
-	if (aw != NULL && !skip && werr == 2) {
+	if (aw != NULL && !skip && werr == WERR_DATA) {
 		/* Its data could not be written whole: libarchive would
 		 * still give the file its full size, with holes for what is
 		 * missing, so that it looks restored.  It does not stay. */

@@ -590,16 +590,6 @@ seg_new(struct wpool *p, uint8_t *data, size_t len, uint64_t off)
 	return s;
 }
 
-/* Hand j, checked, to its writer (none: drop it); lock held. */
-static void
-forward_or_drop(struct wpool *p, struct wjob *j)
-{
-	if (p->nwriters > 0)
-		forward(p, j);
-	else
-		kill_job(p, j);
-}
-
 int
 wpool_put(struct wpool *p, struct archive_entry *e, const uint8_t hash[32],
     uint8_t *data, size_t len)
@@ -607,7 +597,7 @@ wpool_put(struct wpool *p, struct archive_entry *e, const uint8_t hash[32],
 	struct wjob *j;
 	struct seg *s = NULL;
 	uint8_t got[HASH_LEN];
-	int rc = ERR_OK, bad;
+	int rc = ERR_OK, bad, keep;
 
 	if ((j = job_new(e, hash)) == NULL) {
 		wpool_unalloc(p, data, len);
@@ -625,16 +615,20 @@ wpool_put(struct wpool *p, struct archive_entry *e, const uint8_t hash[32],
 	pthread_mutex_lock(&p->mu);
 	if (bad)
 		note_corrupt(p, j);
-	if (!bad && p->corrupt == 0 && p->nwriters > 0 &&
-	    wait_room(p, len) != 0)
+	/* Nothing after a bad file is written; without writers, only
+	 * checked. */
+	keep = p->corrupt == 0 && p->nwriters > 0;
+	if (keep && wait_room(p, len) != 0) {
 		rc = ERR_FAIL;
+		keep = 0;
+	}
 	if (s != NULL)
 		append(p, j, s);
 	j->ended = 1;
-	if (bad || p->corrupt > 0 || rc != ERR_OK)
-		kill_job(p, j);         /* nothing after a bad file is written */
+	if (keep)
+		forward(p, j);
 	else
-		forward_or_drop(p, j);
+		kill_job(p, j);
 	job_unref(p, j);
 	pthread_mutex_unlock(&p->mu);
 	return rc;
