@@ -601,9 +601,18 @@ def sh_ok(argv):
 def scratch_image_mount(in_bytes):
     """Make and mount the scratch image (see above) if asked and possible;
     sets SCRATCH and SCRATCH_IMAGE.  Logs what it did or why not."""
-    global SCRATCH, SCRATCH_IMAGE
     if SCRATCH_FS == "dir":
         return
+    try:
+        scratch_image_make(in_bytes)
+    except OSError as e:
+        log("scratch: no image (%s); restores go to %s" % (e, SCRATCH))
+        scratch_image_unmount(os.path.join(WORK, "scratch-ext4.img"),
+                              os.path.join(WORK, "scratch-mnt"))
+
+
+def scratch_image_make(in_bytes):
+    global SCRATCH, SCRATCH_IMAGE
     why = None
     if os.geteuid() != 0:
         why = "not root"
