@@ -756,6 +756,12 @@ backup_run(struct repo *r, const struct backup_opts *o,
 	res->chunks = dres.chunks;
 	res->stored = dres.size + msize;
 	res->seconds = util_mono() - b.t0;
+	/* A stop asked for while the last chunks were stored (all input was
+	 * read) still stops it: nothing is committed before the record. */
+	if (cancelled(&b)) {
+		rc = ERR_FAIL;
+		goto done;
+	}
 	rc = put_record(&b, keys, host, created_us, &dres, msize, mhash,
 	    res->seconds);
 done:

@@ -116,6 +116,34 @@ test_sigkill_during_backup_leaves_no_archive() {
 	[ "$(grep -ac . "$BKPT_DIR/stdout")" = 2 ] || fail "list after the next backup does not show 2 archives"
 }
 
+# A stop asked for once all input has been read, while the last chunks
+# are still compressed and stored (zstd level 19 over 16 MiB of random
+# data takes a second or more), still commits nothing: bkp used to finish
+# and commit such a backup and exit 0.
+test_sigterm_after_input_read_commits_nothing() {
+	new_repo
+	head -c 16M /dev/urandom >r.bin
+	local rc
+	"$BKP" backup -r "$REPO" --name late --level 19 --stdin-name r.bin - <r.bin \
+		>"$BKPT_DIR/bg.out" 2>"$BKPT_DIR/bg.err" &
+	BGPID=$!
+	sleep 0.4
+	kill -0 "$BGPID" 2>/dev/null ||
+		fail "test setup: backup finished before SIGTERM could be sent ($(cat "$BKPT_DIR/bg.err"))"
+	kill -s TERM "$BGPID"
+	wait_exit "$BGPID" 20
+	rc=$?
+	[ "$rc" != 255 ] || fail "backup did not exit within 20 s of SIGTERM"
+	[ "$rc" != 0 ] || fail "backup exited 0 after SIGTERM (it committed $(cat "$BKPT_DIR/bg.out"))"
+	grep -aq 'interrupted' "$BKPT_DIR/bg.err" || fail "no 'interrupted' error: $(cat "$BKPT_DIR/bg.err")"
+	run_bkp list -r "$REPO"
+	expect_exit 0 "list after SIGTERM"
+	[ "$(grep -ac . "$BKPT_DIR/stdout")" = 0 ] || fail "list after SIGTERM shows an archive"
+	# The next backup works (no stale lock, no leftovers in the way).
+	run_bkp backup -r "$REPO" --name late --stdin-name r.bin - <r.bin
+	expect_exit 0 "backup after the interrupted one"
+}
+
 # A backup reading from a FIFO we hold open keeps the repository locked; a
 # second backup of the same name meanwhile exits 11.
 test_concurrent_backup_locked_exit_11() {
