@@ -872,6 +872,16 @@ unlink_beneath(const char *path)
 	close(dfd);
 }
 
+/* Close and remove a file of which not all data was written: libarchive
+ * would close it at its full size, with holes for what is missing, so
+ * that it looked restored. */
+static void
+drop_partial(struct archive *aw, const char *path)
+{
+	(void)archive_write_finish_entry(aw);
+	unlink_beneath(path);
+}
+
 /* libarchive leaves the times of directories that already exist alone
  * (made earlier by this restore for a deeper entry, or there before): like
  * tar, set them to the archived ones at the end. */
@@ -1306,11 +1316,8 @@ one_entry(struct rs *r, struct archive *ar, struct archive *aw,
 	    ERR_OK)
 		goto done;
 	if (aw != NULL && !skip && werr == WERR_DATA) {
-		/* Its data could not be written whole: libarchive would
-		 * still give the file its full size, with holes for what is
-		 * missing, so that it looks restored.  It does not stay. */
-		(void)archive_write_finish_entry(aw);
-		unlink_beneath(path);
+		/* Its data could not be written whole. */
+		drop_partial(aw, path);
 		made = 0;
 	}
 	if (f.type == MF_FILE && (size != f.size ||
@@ -1345,10 +1352,8 @@ one_entry(struct rs *r, struct archive *ar, struct archive *aw,
 done:
 	if (rc != ERR_OK && made) {
 		/* The restore stops inside this file (its data failed to
-		 * authenticate, say): libarchive would close it at its full
-		 * size, with holes, so that it looked restored. */
-		(void)archive_write_finish_entry(aw);
-		unlink_beneath(path);
+		 * authenticate, say). */
+		drop_partial(aw, path);
 	}
 	if (sk.job != NULL)
 		wpool_end(r->wp, sk.job, 0, 1);

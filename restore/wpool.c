@@ -726,20 +726,18 @@ wpool_write_data(struct archive *aw, const void *b, size_t len, uint64_t off)
 {
 	const uint8_t *p = b;
 	size_t n;
-	int rc = ARCHIVE_OK, r;
+	int r;
 
 	do {
 		n = len < UTIL_WRITE_PIECE ? len : UTIL_WRITE_PIECE;
 		r = (int)archive_write_data_block(aw, p, n, (la_int64_t)off);
-		if (r < rc)
-			rc = r;
 		if (r != ARCHIVE_OK)
-			break;
+			return r;
 		p += n;
 		off += n;
 		len -= n;
 	} while (len > 0);
-	return rc;
+	return ARCHIVE_OK;
 }
 
 const char *
