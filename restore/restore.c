@@ -34,87 +34,17 @@
 #include "objfmt.h"
 #include "repo.h"
 #include "restore.h"
+#include "rstate.h"
 #include "storage.h"
 #include "util.h"
 #include "wpool.h"
 
-#define TAR_TAIL 1024   /* end-of-archive blocks appended to a selection */
 #define POOL_QUEUE (8u << 20)      /* bytes waiting for the writers */
 #define POOL_SMALL (1u << 20)      /* files held whole until checked */
 
 /* An entry's write error (werr): none, its header, or its data. */
 #define WERR_HEADER 1
 #define WERR_DATA 2
-
-struct range {
-	uint64_t o, e;
-};
-
-struct rs {
-	struct repo *repo;
-	const struct repo_archive *a;
-	const struct restore_opts *o;
-	struct restore_stats *st;
-	struct storage *sto;
-	uint8_t *keys;              /* datakey | data subkey | manifest subkey */
-	uint8_t id[16];
-	char dkey[64], mkey[64];
-	int content;                /* OBJ_CONTENT_TAR or _RAW */
-	struct istream_chunk *chunks;
-	uint64_t nchunks;
-	uint64_t plain_total;
-	struct range *ranges;
-	size_t nranges, capranges;
-	uint64_t sel_bytes;         /* content bytes selected */
-	uint64_t sel_files;
-	struct istream_chunk *plan;
-	size_t nplan;
-
-	/* feeding libarchive */
-	struct istream *is;
-	const uint8_t *cbuf;        /* current chunk plaintext */
-	size_t clen;
-	uint64_t cbase;             /* tar offset of cbuf[0] */
-	int have_chunk;
-	size_t ri;                  /* current range */
-	uint64_t rpos;              /* next tar offset to feed in range ri */
-	int tail_done;
-	uint8_t zeros[TAR_TAIL];
-	int feed_status;
-	double t_wait;
-
-	struct need {
-		char *target;       /* hard link target outside the selection */
-		char *alias;        /* first selected link to it */
-		size_t seq;
-		int done;           /* target's data written at alias */
-	} *needed;
-	size_t nneeded, capneeded;
-	struct dirtime {
-		char *path;
-		struct timespec ts[2];
-	} *dirs;                    /* pre-existing directories (overwrite) */
-	size_t ndirs, capdirs;
-
-	/* A target that starts empty holds no symlink until this restore
-	 * makes one: then symlinks and hard links are made last (through
-	 * a handle with ARCHIVE_EXTRACT_SECURE_SYMLINKS) and everything
-	 * else is written without libarchive walking every path component
-	 * for symlinks, which costs O(depth) system calls per entry. */
-	int fresh;
-	struct archive_entry **deferred;
-	size_t ndeferred, capdeferred;
-	/* ...and regular files are checked and written by a pool of
-	 * threads (wpool.h), so that file creation runs on every core. */
-	struct wpool *wp;
-	char **links;               /* deferred symlinks' paths (hash set) */
-	size_t nlinks, caplinks;    /* caplinks: 0 or a power of two */
-
-	struct manifest_reader *lock; /* lockstep reader */
-	uint8_t *buf;
-	double last_progress;
-	uint64_t refused;
-};
 
 static void
 warnf(struct rs *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -142,439 +72,6 @@ progress(struct rs *r, int force)
 		return;
 	r->last_progress = now;
 	r->o->progress_cb(r->o->arg, r->st, r->sel_bytes);
-}
-
-int
-restore_path_selected(const char *const *include, size_t ninclude,
-    const char *path)
-{
-	char buf[4096];
-	size_t i, n = strlen(path), k;
-
-	if (ninclude == 0)
-		return 1;
-	if (n >= sizeof(buf))
-		return 0;
-	for (i = 0; i < ninclude; i++) {
-		if (fnmatch(include[i], path, 0) == 0)
-			return 1;
-		memcpy(buf, path, n + 1);
-		for (k = n; k > 0; k--) {
-			if (buf[k] != '/')
-				continue;
-			buf[k] = '\0';
-			if (fnmatch(include[i], buf, 0) == 0)
-				return 1;
-		}
-	}
-	return 0;
-}
-
-static int
-selected(const struct restore_opts *o, const char *path)
-{
-	return restore_path_selected(o->include, o->ninclude, path);
-}
-
-static int
-cmp_need(const void *a, const void *b)
-{
-	const struct need *x = a, *y = b;
-	int c = strcmp(x->target, y->target);
-
-	return c != 0 ? c : x->seq < y->seq ? -1 : x->seq > y->seq;
-}
-
-/* The needed-target entry for path, if any (after add_needed sorted). */
-static struct need *
-find_need(const struct rs *r, const char *path)
-{
-	size_t lo = 0, hi = r->nneeded, mid;
-	int c;
-
-	while (lo < hi) {
-		mid = (lo + hi) / 2;
-		c = strcmp(path, r->needed[mid].target);
-		if (c == 0)
-			return &r->needed[mid];
-		if (c < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return NULL;
-}
-
-/* Is path part of what is read: selected, or a needed link target? */
-static int
-want(const struct rs *r, const char *path)
-{
-	return selected(r->o, path) || find_need(r, path) != NULL;
-}
-
-/* Remember a hard link target the selection lacks: its data will be
- * written at the first selected link (alias), and the other links made to
- * that. */
-static int
-need_target(struct rs *r, const char *target, const char *link)
-{
-	struct need *n;
-
-	if (selected(r->o, target))
-		return ERR_OK;
-	if (r->nneeded == r->capneeded) {
-		r->capneeded = r->capneeded ? r->capneeded * 2 : 16;
-		if ((n = realloc(r->needed, r->capneeded * sizeof(*n))) ==
-		    NULL)
-			goto nomem;
-		r->needed = n;
-	}
-	n = &r->needed[r->nneeded];
-	memset(n, 0, sizeof(*n));
-	n->seq = r->nneeded;
-	if ((n->target = strdup(target)) == NULL ||
-	    (n->alias = strdup(link)) == NULL) {
-		free(n->target);
-		goto nomem;
-	}
-	r->nneeded++;
-	return ERR_OK;
-nomem:
-	err_set("out of memory");
-	return ERR_FAIL;
-}
-
-static int
-cmp_range(const void *a, const void *b)
-{
-	const struct range *x = a, *y = b;
-
-	return x->o < y->o ? -1 : x->o > y->o;
-}
-
-static int
-add_range(struct rs *r, uint64_t o, uint64_t e)
-{
-	struct range *nr;
-
-	if (r->nranges > 0 && r->ranges[r->nranges - 1].e == o) {
-		r->ranges[r->nranges - 1].e = e;
-		return ERR_OK;
-	}
-	if (r->nranges > 0 && o < r->ranges[r->nranges - 1].e) {
-		err_set("manifest entries overlap or are out of order");
-		return ERR_CORRUPT;
-	}
-	if (r->nranges == r->capranges) {
-		r->capranges = r->capranges ? r->capranges * 2 : 64;
-		if ((nr = realloc(r->ranges, r->capranges * sizeof(*nr))) ==
-		    NULL) {
-			err_set("out of memory");
-			return ERR_FAIL;
-		}
-		r->ranges = nr;
-	}
-	r->ranges[r->nranges].o = o;
-	r->ranges[r->nranges].e = e;
-	r->nranges++;
-	return ERR_OK;
-}
-
-/* The archive record and its authenticated manifest disagree. */
-static int
-record_mismatch(const struct rs *r)
-{
-	err_set("archive %s: the record does not match its encrypted manifest "
-	    "(tampered record?)", r->a->id);
-	return ERR_CORRUPT;
-}
-
-/* Check the manifest's first record against the archive record. */
-static int
-check_header_record(struct rs *r, json_t *j)
-{
-	const char *content;
-	uint64_t cs, cus, ver;
-	json_t *v;
-
-	/* The record's version and hash are not authenticated: the manifest's
-	 * are, and a record rewritten to another hash must not pass. */
-	if (manifest_get_u64(j, "v", &ver) != ERR_OK ||
-	    ver != (uint64_t)r->a->version)
-		goto bad;
-	v = json_object_get(j, "hash");
-	if (ver >= 2 && (!json_is_string(v) ||
-	    hash_parse(json_string_value(v)) != r->a->hash_alg))
-		goto bad;
-	v = json_object_get(j, "id");
-	if (!json_is_string(v) || strcmp(json_string_value(v), r->a->id))
-		goto bad;
-	v = json_object_get(j, "name");
-	if (!json_is_string(v) || strcmp(json_string_value(v), r->a->name))
-		goto bad;
-	v = json_object_get(j, "host");
-	if (!json_is_string(v) || strcmp(json_string_value(v), r->a->host))
-		goto bad;
-	if (manifest_get_u64(j, "chunk_size", &cs) != ERR_OK ||
-	    cs != r->a->chunk_size ||
-	    manifest_get_u64(j, "created_us", &cus) != ERR_OK ||
-	    (int64_t)cus != r->a->created_us)
-		goto bad;
-	v = json_object_get(j, "cipher");
-	if (!json_is_string(v) ||
-	    crypto_cipher_parse(json_string_value(v)) != r->a->cipher)
-		goto bad;
-	v = json_object_get(j, "content");
-	if (!json_is_string(v))
-		goto bad;
-	content = json_string_value(v);
-	if (strcmp(content, "tar") == 0)
-		r->content = OBJ_CONTENT_TAR;
-	else if (strcmp(content, "raw") == 0)
-		r->content = OBJ_CONTENT_RAW;
-	else
-		goto bad;
-	return ERR_OK;
-bad:
-	return record_mismatch(r);
-}
-
-static int
-check_end_record(struct rs *r, json_t *j)
-{
-	uint64_t chunks, size, files, bytes;
-	uint8_t hash[32];
-	char member[HASH_MEMBER_MAX];
-	json_t *v;
-
-	if (manifest_get_u64(j, "chunks", &chunks) != ERR_OK ||
-	    manifest_get_u64(j, "data_size", &size) != ERR_OK ||
-	    manifest_get_u64(j, "files", &files) != ERR_OK ||
-	    manifest_get_u64(j, "bytes", &bytes) != ERR_OK)
-		goto bad;
-	v = json_object_get(j, hash_member(member, "data", r->a->hash_alg));
-	if (!json_is_string(v) || util_unhex(json_string_value(v), hash, 32))
-		goto bad;
-	if (r->nchunks == 0 || r->chunks[r->nchunks - 1].offset + 4 +
-	    r->chunks[r->nchunks - 1].sealed_len != r->a->data_size)
-		goto bad;
-	if (chunks != r->a->chunks || chunks != r->nchunks ||
-	    size != r->a->data_size || files != r->a->files ||
-	    bytes != r->a->bytes || memcmp(hash, r->a->data_hash, 32) != 0)
-		goto bad;
-	return ERR_OK;
-bad:
-	return record_mismatch(r);
-}
-
-static int
-add_chunk(struct rs *r, json_t *j)
-{
-	struct istream_chunk *c;
-	uint64_t i, off, len, plain, expect_off;
-
-	if (manifest_get_u64(j, "i", &i) != ERR_OK ||
-	    manifest_get_u64(j, "off", &off) != ERR_OK ||
-	    manifest_get_u64(j, "len", &len) != ERR_OK ||
-	    manifest_get_u64(j, "plain", &plain) != ERR_OK)
-		return ERR_CORRUPT;
-	expect_off = r->nchunks == 0 ? OBJ_HEADER :
-	    r->chunks[r->nchunks - 1].offset + 4 +
-	    r->chunks[r->nchunks - 1].sealed_len;
-	if (i != r->nchunks || i >= r->a->chunks || off != expect_off ||
-	    len < CRYPTO_TAG || len > objfmt_max_sealed(r->a->chunk_size) ||
-	    off + 4 + len > r->a->data_size || plain > r->a->chunk_size) {
-		err_set("archive %s: malformed chunk table in manifest",
-		    r->a->id);
-		return ERR_CORRUPT;
-	}
-	c = &r->chunks[r->nchunks++];
-	c->index = i;
-	c->offset = off;
-	c->sealed_len = (uint32_t)len;
-	c->plain_len = (uint32_t)plain;
-	r->plain_total += plain;
-	return ERR_OK;
-}
-
-/* Pass 1: read the whole manifest. */
-static int
-scan_manifest(struct rs *r)
-{
-	struct manifest_reader *mr = NULL;
-	struct mfile f;
-	const char *t;
-	json_t *j;
-	int rc, n = 0, ended = 0;
-
-	if ((r->chunks = calloc((size_t)r->a->chunks, sizeof(*r->chunks))) ==
-	    NULL) {
-		err_set("out of memory");
-		return ERR_FAIL;
-	}
-	if ((rc = manifest_reader_open(r->sto, r->mkey, r->a->cipher,
-	    r->keys + 64, r->id, r->a->hash_alg, &mr)) != ERR_OK)
-		return rc;
-	while ((rc = manifest_next(mr, &j, &t)) == 1) {
-		if (ended) {
-			rc = ERR_CORRUPT;
-			err_set("records after the end of the manifest");
-		} else if (n++ == 0) {
-			rc = strcmp(t, "archive") == 0 ?
-			    check_header_record(r, j) : ERR_CORRUPT;
-		} else if (strcmp(t, "chunk") == 0) {
-			rc = add_chunk(r, j);
-		} else if (strcmp(t, "file") == 0) {
-			if ((rc = manifest_file_decode(j, r->a->hash_alg,
-			    &f)) == ERR_OK) {
-				if (selected(r->o, f.path)) {
-					rc = add_range(r, f.o, f.e);
-					r->sel_bytes += f.size;
-					r->sel_files++;
-					if (rc == ERR_OK && f.type ==
-					    MF_HARDLINK && r->o->ninclude > 0)
-						rc = need_target(r, f.link,
-						    f.path);
-				}
-				manifest_file_release(&f);
-			}
-		} else if (strcmp(t, "end") == 0) {
-			rc = check_end_record(r, j);
-			ended = 1;
-		} else
-			rc = ERR_OK;   /* "skipped" and future records */
-		json_decref(j);
-		if (rc != ERR_OK)
-			break;
-	}
-	if (rc == 0 && !ended) {
-		err_set("manifest of archive %s is incomplete", r->a->id);
-		rc = ERR_CORRUPT;
-	}
-	if (rc == 0) {
-		uint8_t hash[32];
-		uint64_t size;
-
-		if (manifest_reader_hash(mr, hash, &size) != 0 ||
-		    size != r->a->manifest_size ||
-		    memcmp(hash, r->a->manifest_hash, 32) != 0) {
-			err_set("object '%s' does not match the size and "
-			    "%s in its record (damaged or tampered)",
-			    r->mkey, hash_label(r->a->hash_alg));
-			rc = ERR_CORRUPT;
-		}
-	}
-	manifest_reader_free(mr);
-	if (rc < 0) {
-		if (rc == ERR_CORRUPT)
-			err_prefix("archive %s: ", r->a->id);
-		return rc;
-	}
-	if (r->ranges != NULL && r->ranges[r->nranges - 1].e > r->plain_total) {
-		err_set("archive %s: manifest entries beyond the data",
-		    r->a->id);
-		return ERR_CORRUPT;
-	}
-	return ERR_OK;
-}
-
-/* Add the ranges of hard link targets the selection lacks, so that the
- * links can be made; the targets are restored too. */
-static int
-add_needed(struct rs *r)
-{
-	struct manifest_reader *mr = NULL;
-	struct range *nr;
-	struct mfile f;
-	const char *t;
-	json_t *j;
-	size_t k, w;
-	int rc;
-
-	if (r->nneeded == 0)
-		return ERR_OK;
-	/* Sort by target, first link first, and keep one per target. */
-	qsort(r->needed, r->nneeded, sizeof(*r->needed), cmp_need);
-	for (k = 1, w = 0; k < r->nneeded; k++) {
-		if (strcmp(r->needed[k].target, r->needed[w].target) == 0) {
-			free(r->needed[k].target);
-			free(r->needed[k].alias);
-		} else
-			r->needed[++w] = r->needed[k];
-	}
-	r->nneeded = w + 1;
-	if ((rc = manifest_reader_open(r->sto, r->mkey, r->a->cipher,
-	    r->keys + 64, r->id, r->a->hash_alg, &mr)) != ERR_OK)
-		return rc;
-	while ((rc = manifest_next(mr, &j, &t)) == 1) {
-		if (strcmp(t, "file") == 0 &&
-		    (rc = manifest_file_decode(j, r->a->hash_alg, &f)) ==
-		    ERR_OK) {
-			if (!selected(r->o, f.path) && want(r, f.path)) {
-				if (r->nranges == r->capranges) {
-					r->capranges = r->capranges * 2 + 16;
-					nr = realloc(r->ranges, r->capranges *
-					    sizeof(*nr));
-					if (nr == NULL) {
-						manifest_file_release(&f);
-						json_decref(j);
-						err_set("out of memory");
-						rc = ERR_FAIL;
-						break;
-					}
-					r->ranges = nr;
-				}
-				r->ranges[r->nranges].o = f.o;
-				r->ranges[r->nranges++].e = f.e;
-				r->sel_bytes += f.size;
-			}
-			manifest_file_release(&f);
-		}
-		json_decref(j);
-		if (rc < 0)
-			break;
-	}
-	manifest_reader_free(mr);
-	if (rc < 0)
-		return rc;
-	if (r->nranges > 1)
-		qsort(r->ranges, r->nranges, sizeof(*r->ranges), cmp_range);
-	for (k = 1, w = 0; k < r->nranges; k++) {
-		if (r->ranges[k].o <= r->ranges[w].e) {
-			if (r->ranges[k].e > r->ranges[w].e)
-				r->ranges[w].e = r->ranges[k].e;
-		} else
-			r->ranges[++w] = r->ranges[k];
-	}
-	if (r->nranges > 0)
-		r->nranges = w + 1;
-	return ERR_OK;
-}
-
-/* The chunks that hold the selected ranges, in order. */
-static int
-make_plan(struct rs *r)
-{
-	uint64_t cs = r->a->chunk_size, first, last, i, prev = UINT64_MAX;
-	size_t k;
-
-	if ((r->plan = calloc((size_t)r->nchunks, sizeof(*r->plan))) == NULL) {
-		err_set("out of memory");
-		return ERR_FAIL;
-	}
-	for (k = 0; k < r->nranges; k++) {
-		if (r->ranges[k].e == r->ranges[k].o)
-			continue;
-		first = r->ranges[k].o / cs;
-		last = (r->ranges[k].e - 1) / cs;
-		for (i = first; i <= last && i < r->nchunks; i++) {
-			if (prev != UINT64_MAX && i <= prev)
-				continue;
-			r->plan[r->nplan++] = r->chunks[i];
-			prev = i;
-		}
-	}
-	return ERR_OK;
 }
 
 /* libarchive read callback: the bytes of the selected ranges, then two
@@ -639,26 +136,6 @@ feed(struct archive *ar, void *arg, const void **out)
 	}
 }
 
-/* Is a stored path safe to create under the target? */
-static int
-path_safe(const char *p)
-{
-	const char *s;
-
-	if (*p == '\0' || *p == '/')
-		return 0;
-	for (s = p; *s != '\0';) {
-		size_t n = strcspn(s, "/");
-
-		if (n == 2 && s[0] == '.' && s[1] == '.')
-			return 0;
-		s += n;
-		if (*s == '/')
-			s++;
-	}
-	return 1;
-}
-
 /* Next selected "file" record of the lockstep reader. */
 static int
 next_expected(struct rs *r, struct mfile *f)
@@ -676,7 +153,7 @@ next_expected(struct rs *r, struct mfile *f)
 		json_decref(j);
 		if (rc != ERR_OK)
 			return rc;
-		if (want(r, f->path))
+		if (plan_want(r, f->path))
 			return 1;
 		manifest_file_release(f);
 	}
@@ -795,83 +272,6 @@ copy_entry(struct rs *r, struct archive *ar, struct sink *k,
 	return ERR_OK;
 }
 
-/*
- * Open the directory holding path's last component, relative to the
- * current directory (the target), without following any symlink on the
- * way; *leaf points into path.  -1 if a component is missing or a symlink.
- */
-static int
-open_parent_beneath(const char *path, const char **leaf)
-{
-	char comp[NAME_MAX + 1];
-	const char *p = path, *slash;
-	size_t n;
-	int fd, next;
-
-	if ((fd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-		return -1;
-	for (;;) {
-		while (*p == '/')
-			p++;
-		slash = strchr(p, '/');
-		if (slash == NULL || slash[strspn(slash, "/")] == '\0') {
-			*leaf = p;
-			return fd;
-		}
-		n = (size_t)(slash - p);
-		if (n == 0 || n > NAME_MAX) {
-			close(fd);
-			return -1;
-		}
-		memcpy(comp, p, n);
-		comp[n] = '\0';
-		next = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-		    O_CLOEXEC);
-		close(fd);
-		if (next < 0)
-			return -1;
-		fd = next;
-		p = slash + 1;
-	}
-}
-
-/* lstat of path under the target, never through a symlink: 0, or -1. */
-static int
-lstat_beneath(const char *path, struct stat *sb)
-{
-	char leaf[NAME_MAX + 1];
-	const char *l;
-	size_t n;
-	int dfd, rc;
-
-	if ((dfd = open_parent_beneath(path, &l)) < 0)
-		return -1;
-	n = strcspn(l, "/");
-	if (n == 0 || n > NAME_MAX) {
-		close(dfd);
-		return -1;
-	}
-	memcpy(leaf, l, n);
-	leaf[n] = '\0';
-	rc = fstatat(dfd, leaf, sb, AT_SYMLINK_NOFOLLOW);
-	close(dfd);
-	return rc;
-}
-
-/* Remove a file this restore wrote, never through a symlink. */
-static void
-unlink_beneath(const char *path)
-{
-	const char *leaf;
-	int dfd;
-
-	if ((dfd = open_parent_beneath(path, &leaf)) < 0)
-		return;
-	if (strchr(leaf, '/') == NULL)
-		unlinkat(dfd, leaf, 0);
-	close(dfd);
-}
-
 /* Close and remove a file of which not all data was written: libarchive
  * would close it at its full size, with holes for what is missing, so
  * that it looked restored. */
@@ -879,7 +279,7 @@ static void
 drop_partial(struct archive *aw, const char *path)
 {
 	(void)archive_write_finish_entry(aw);
-	unlink_beneath(path);
+	beneath_unlink(path);
 }
 
 /* libarchive leaves the times of directories that already exist alone
@@ -894,7 +294,7 @@ remember_dir(struct rs *r, const char *path, struct archive_entry *e,
 
 	/* Cheap test first; the careful walk only for what exists. */
 	if (archive_entry_filetype(e) != AE_IFDIR || lstat(path, &sb) != 0 ||
-	    lstat_beneath(path, &sb) != 0 || !S_ISDIR(sb.st_mode))
+	    beneath_lstat(path, &sb) != 0 || !S_ISDIR(sb.st_mode))
 		return ERR_OK;
 	if (r->ndirs == r->capdirs) {
 		r->capdirs = r->capdirs ? r->capdirs * 2 : 64;
@@ -940,7 +340,7 @@ fix_dir_times(struct rs *r)
 	/* Never through a symlink: open each component with O_NOFOLLOW. */
 	for (i = r->ndirs; i > 0; i--) {
 		d = &r->dirs[i - 1];
-		if ((dfd = open_parent_beneath(d->path, &leaf)) < 0)
+		if ((dfd = beneath_open_parent(d->path, &leaf)) < 0)
 			continue;
 		n = strcspn(leaf, "/");
 		if (n > 0 && n <= NAME_MAX) {
@@ -960,19 +360,6 @@ fix_dir_times(struct rs *r)
 	}
 }
 
-/* Should an existing file block this entry? */
-static int
-blocked_by_existing(const char *path, struct archive_entry *e)
-{
-	struct stat sb;
-
-	/* Through a symlink libarchive refuses the entry anyway; the
-	 * careful walk only runs when something is there. */
-	if (lstat(path, &sb) != 0 || lstat_beneath(path, &sb) != 0)
-		return 0;
-	return !(S_ISDIR(sb.st_mode) && archive_entry_filetype(e) == AE_IFDIR);
-}
-
 /*
  * Partial restores: a selected hard link whose target is not selected gets
  * the target's data (the target entry is renamed to the first such link,
@@ -986,11 +373,11 @@ alias_entry(struct rs *r, struct archive_entry *e, const char **path,
 {
 	struct need *n;
 
-	if (!selected(r->o, *path) && (n = find_need(r, *path)) != NULL) {
+	if (!plan_selected(r->o, *path) && (n = plan_find_need(r, *path)) != NULL) {
 		archive_entry_copy_pathname(e, n->alias);
 		n->done = 1;
 		*renamed = 1;
-	} else if (*hl != NULL && (n = find_need(r, *hl)) != NULL &&
+	} else if (*hl != NULL && (n = plan_find_need(r, *hl)) != NULL &&
 	    n->done) {
 		if (strcmp(*path, n->alias) == 0)
 			*skip = 1;
@@ -1115,7 +502,7 @@ write_deferred(struct rs *r, struct archive *safe)
 	for (i = 0; i < r->ndeferred; i++) {
 		e = r->deferred[i];
 		path = archive_entry_pathname(e);
-		if (!r->o->overwrite && blocked_by_existing(path, e)) {
+		if (!r->o->overwrite && beneath_blocked(path, e)) {
 			warnf(r, "'%s' exists, not overwritten (use "
 			    "--overwrite)", path);
 			r->refused++;
@@ -1266,12 +653,12 @@ one_entry(struct rs *r, struct archive *ar, struct archive *aw,
 		    manifest_type_name(f.type));
 		r->refused++;
 		skip = 1;
-	} else if (!path_safe(path) || (hl != NULL && !path_safe(hl))) {
+	} else if (!beneath_path_safe(path) || (hl != NULL && !beneath_path_safe(hl))) {
 		warnf(r, "refusing unsafe path '%s'", path);
 		r->refused++;
 		skip = 1;
 	} else if (aw != NULL && !r->o->overwrite && !topool &&
-	    blocked_by_existing(path, e)) {
+	    beneath_blocked(path, e)) {
 		/* (A pooled file's writer looks just before it creates it:
 		 * a lookup here would wait on the directory while a writer
 		 * creates another file in it.) */
@@ -1325,7 +712,7 @@ one_entry(struct rs *r, struct archive *ar, struct archive *aw,
 		/* Do not leave a file that fails its check behind (the pool
 		 * drops an aborted job). */
 		if (aw != NULL && !skip && !werr)
-			unlink_beneath(path);
+			beneath_unlink(path);
 		made = 0;
 		r->st->mismatches++;
 		err_set("archive %s: '%s' does not match its recorded size "
@@ -1475,7 +862,7 @@ run_raw(struct rs *r)
 		return rc;
 	}
 	if (r->o->target != NULL) {
-		if (!path_safe(f.path) || strchr(f.path, '/') != NULL) {
+		if (!beneath_path_safe(f.path) || strchr(f.path, '/') != NULL) {
 			warnf(r, "refusing unsafe path '%s'", f.path);
 			r->refused++;
 			manifest_file_release(&f);
@@ -1637,15 +1024,15 @@ restore_run(struct repo *repo, const struct repo_archive *a,
 	r.sto = repo_storage(repo);
 	if ((rc = open_keys(&r, sk)) != ERR_OK)
 		goto done;
-	if ((rc = scan_manifest(&r)) != ERR_OK)
+	if ((rc = plan_scan(&r)) != ERR_OK)
 		goto done;
 	if (r.content == OBJ_CONTENT_RAW) {
 		r.nranges = 0;
-		if (r.sel_files > 0 && (rc = add_range(&r, 0,
+		if (r.sel_files > 0 && (rc = plan_add_range(&r, 0,
 		    r.plain_total)) != ERR_OK)
 			goto done;
 	}
-	if ((rc = add_needed(&r)) != ERR_OK || (rc = make_plan(&r)) != ERR_OK)
+	if ((rc = plan_add_needed(&r)) != ERR_OK || (rc = plan_make(&r)) != ERR_OK)
 		goto done;
 	if ((rc = manifest_reader_open(r.sto, r.mkey, a->cipher, r.keys + 64,
 	    r.id, a->hash_alg, &r.lock)) != ERR_OK)

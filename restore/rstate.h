@@ -1,0 +1,156 @@
+#ifndef BKP_RSTATE_H
+#define BKP_RSTATE_H
+
+/*
+ * The state of one restore (or full verification), shared by the restore
+ * engine's modules: restore.c (the flow: feeding the tar reader, one
+ * entry at a time, links, directories), plan.c (the manifest's first
+ * pass: checks against the record, the chunk table, the selection and
+ * the chunks to fetch) and beneath.c (file system access that never
+ * leaves the target).  Private to restore/.
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "restore.h"
+
+struct archive_entry;
+struct istream;
+struct istream_chunk;
+struct manifest_reader;
+struct repo;
+struct repo_archive;
+struct storage;
+struct stat;
+struct wpool;
+struct spool;
+
+#define TAR_TAIL 1024   /* end-of-archive blocks appended to a selection */
+
+struct range {
+	uint64_t o, e;
+};
+
+struct rs {
+	struct repo *repo;
+	const struct repo_archive *a;
+	const struct restore_opts *o;
+	struct restore_stats *st;
+	struct storage *sto;
+	uint8_t *keys;              /* datakey | data subkey | manifest subkey */
+	uint8_t id[16];
+	char dkey[64], mkey[64];
+	int content;                /* OBJ_CONTENT_TAR or _RAW */
+	struct istream_chunk *chunks;
+	uint64_t nchunks;
+	uint64_t plain_total;
+	struct range *ranges;
+	size_t nranges, capranges;
+	uint64_t sel_bytes;         /* content bytes selected */
+	uint64_t sel_files;
+	struct istream_chunk *plan;
+	size_t nplan;
+
+	/* feeding libarchive */
+	struct istream *is;
+	const uint8_t *cbuf;        /* current chunk plaintext */
+	size_t clen;
+	uint64_t cbase;             /* tar offset of cbuf[0] */
+	int have_chunk;
+	size_t ri;                  /* current range */
+	uint64_t rpos;              /* next tar offset to feed in range ri */
+	int tail_done;
+	uint8_t zeros[TAR_TAIL];
+	int feed_status;
+	double t_wait;
+
+	struct need {
+		char *target;       /* hard link target outside the selection */
+		char *alias;        /* first selected link to it */
+		size_t seq;
+		int done;           /* target's data written at alias */
+	} *needed;
+	size_t nneeded, capneeded;
+	struct dirtime {
+		char *path;
+		struct timespec ts[2];
+	} *dirs;                    /* pre-existing directories (overwrite) */
+	size_t ndirs, capdirs;
+
+	/* A target that starts empty holds no symlink until this restore
+	 * makes one: then symlinks and hard links are made last (through
+	 * a handle with ARCHIVE_EXTRACT_SECURE_SYMLINKS) and everything
+	 * else is written without libarchive walking every path component
+	 * for symlinks, which costs O(depth) system calls per entry. */
+	int fresh;
+	struct archive_entry **deferred;
+	size_t ndeferred, capdeferred;
+	/* ...and regular files are checked and written by a pool of
+	 * threads (wpool.h), so that file creation runs on every core. */
+	struct wpool *wp;
+	char **links;               /* deferred symlinks' paths (hash set) */
+	size_t nlinks, caplinks;    /* caplinks: 0 or a power of two */
+
+	struct manifest_reader *lock; /* lockstep reader */
+	uint8_t *buf;
+	double last_progress;
+	uint64_t refused;
+};
+
+/* plan.c: the manifest's first pass. */
+
+/* plan_selected(o, path): is path selected by o's --include patterns? */
+int plan_selected(const struct restore_opts *o, const char *path);
+
+/* plan_find_need(r, path): the hard link target the selection lacks that
+ * path is, or NULL (after plan_add_needed sorted them). */
+struct need *plan_find_need(const struct rs *r, const char *path);
+
+/* plan_want(r, path): is path read at all: selected, or a needed link
+ * target? */
+int plan_want(const struct rs *r, const char *path);
+
+/* plan_add_range(r, o, e): select the tar range [o, e); ranges come in
+ * increasing order.  ERR_OK, ERR_CORRUPT if they overlap, or ERR_FAIL. */
+int plan_add_range(struct rs *r, uint64_t o, uint64_t e);
+
+/* plan_scan(r): read the whole manifest once: check its archive and end
+ * records and its object's size and hash against the record, collect the
+ * chunk table (grown as authenticated chunk records arrive) and the
+ * selected ranges.  ERR_OK, ERR_CORRUPT (message set) or ERR_FAIL. */
+int plan_scan(struct rs *r);
+
+/* plan_add_needed(r): add the ranges of hard link targets the selection
+ * lacks (a second manifest pass), sorted and merged. */
+int plan_add_needed(struct rs *r);
+
+/* plan_make(r): the chunks holding the selected ranges, in order. */
+int plan_make(struct rs *r);
+
+/* beneath.c: paths under the target (the current directory), never
+ * through a symlink. */
+
+/* beneath_path_safe(p): 1 if p is relative, non-empty and has no '..'
+ * component. */
+int beneath_path_safe(const char *p);
+
+/* beneath_open_parent(path, &leaf): a descriptor of the directory holding
+ * path's last component, opened component by component with O_NOFOLLOW;
+ * *leaf points into path.  -1 (errno set) if a component is missing or is
+ * not a directory. */
+int beneath_open_parent(const char *path, const char **leaf);
+
+/* beneath_lstat(path, &sb): lstat of path under the target: 0, or -1. */
+int beneath_lstat(const char *path, struct stat *sb);
+
+/* beneath_unlink(path): remove a file this restore wrote. */
+void beneath_unlink(const char *path);
+
+/* beneath_blocked(path, e): 1 if something exists at path that entry e
+ * may not replace without --overwrite (anything but a directory for a
+ * directory entry). */
+int beneath_blocked(const char *path, struct archive_entry *e);
+
+#endif
