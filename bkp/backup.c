@@ -282,30 +282,13 @@ copy_file(struct bk *b, struct archive_entry *e, int fd, const char *path,
 	return ERR_OK;
 }
 
-static int
-file_type(struct archive_entry *e)
-{
-	if (archive_entry_hardlink(e) != NULL)
-		return MF_HARDLINK;
-	switch (archive_entry_filetype(e)) {
-	case AE_IFREG:
-		return MF_FILE;
-	case AE_IFDIR:
-		return MF_DIR;
-	case AE_IFLNK:
-		return MF_SYMLINK;
-	default:
-		return MF_OTHER;
-	}
-}
-
 /* The manifest record of one archived entry. */
 static int
 put_file_record(struct bk *b, struct archive_entry *e, uint64_t o,
     uint64_t end, const uint8_t *hash)
 {
 	const char *path = archive_entry_pathname(e), *link;
-	int type = file_type(e);
+	int type = manifest_entry_type(e);
 	char hex[65];
 	json_t *j;
 	int rc = ERR_FAIL;

@@ -151,7 +151,7 @@ cli_merge_opts(const struct option *own)
 	while (own != NULL && own[b].name != NULL)
 		b++;
 	if ((o = calloc(a + b + 1, sizeof(*o))) == NULL) {
-		fprintf(stderr, "bkp: out of memory\n");
+		err_print("bkp: out of memory\n");
 		exit(EXIT_FAIL);
 	}
 	memcpy(o, cli_longopts, a * sizeof(*o));
@@ -164,20 +164,20 @@ int
 cli_error(const struct cli *c, int status)
 {
 	(void)c;
-	fprintf(stderr, "bkp: %s\n", err_get());
+	err_print("bkp: %s\n", err_get());
 	return err_exit_code(status);
 }
 
 int
 cli_usage_error(const struct cli *c, const char *fmt, ...)
 {
+	char msg[1024];
 	va_list ap;
 
-	fprintf(stderr, "bkp: ");
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fprintf(stderr, " (see 'bkp %s --help')\n", c->cmd);
+	err_print("bkp: %s (see 'bkp %s --help')\n", msg, c->cmd);
 	return EXIT_USAGE;
 }
 
@@ -209,7 +209,7 @@ cli_load_key(struct cli *c, struct keys_secret **sk)
 		return cli_usage_error(c, "no key given (use -k or "
 		    "BKP_KEY_FILE)");
 	if (access(c->key, R_OK) != 0) {
-		fprintf(stderr, "bkp: cannot read key '%s': %s\n", c->key,
+		err_print("bkp: cannot read key '%s': %s\n", c->key,
 		    strerror(errno));
 		return EXIT_USAGE;
 	}
@@ -316,7 +316,7 @@ cli_warn(void *arg, const char *msg)
 {
 	(void)arg;
 	cli_progress_done();
-	fprintf(stderr, "bkp: warning: %s\n", msg);
+	err_print("bkp: warning: %s\n", msg);
 }
 
 static volatile sig_atomic_t *sigflag;
@@ -350,10 +350,10 @@ void
 cli_print_json(json_t *j)
 {
 	if (j == NULL) {
-		fprintf(stderr, "bkp: out of memory\n");
+		err_print("bkp: out of memory\n");
 		return;
 	}
-	json_dumpf(j, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+	json_dumpf(j, stdout, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
 	fputc('\n', stdout);
 	json_decref(j);
 }

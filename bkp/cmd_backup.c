@@ -247,7 +247,7 @@ cmd_backup(int argc, char **argv)
 		util_human(res.bytes, rd, sizeof(rd));
 		util_human(res.stored, st, sizeof(st));
 		util_duration(res.seconds, dur, sizeof(dur));
-		fprintf(stderr, "bkp: backup %s of '%s': %llu file%s, %s read, "
+		err_print("bkp: backup %s of '%s': %llu file%s, %s read, "
 		    "%s stored, %s%s\n", res.id, o.name,
 		    (unsigned long long)res.files, res.files == 1 ? "" : "s",
 		    rd, st, dur, res.warnings ? ", with warnings" : "");

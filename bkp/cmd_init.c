@@ -107,7 +107,7 @@ cmd_init(int argc, char **argv)
 		goto done;
 	}
 	if (cipher != CRYPTO_AUTO && !crypto_cipher_available(cipher))
-		fprintf(stderr, "bkp: warning: this CPU cannot run %s; backups "
+		err_print("bkp: warning: this CPU cannot run %s; backups "
 		    "from it will fail\n", crypto_cipher_name(cipher));
 	if (cs > 0xffffffffull)
 		cs = 0;
@@ -126,7 +126,7 @@ cmd_init(int argc, char **argv)
 		    c.repo, "id", cfg.id, "config_blake2b", hex, "recipients",
 		    (json_int_t)n));
 	else if (!c.quiet)
-		fprintf(stderr, "bkp: created repository %s at '%s' for %zu "
+		err_print("bkp: created repository %s at '%s' for %zu "
 		    "recipient%s (config %.16s)\n", cfg.id, c.repo, n,
 		    n == 1 ? "" : "s", hex);
 	rc = EXIT_OK;

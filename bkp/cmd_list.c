@@ -104,7 +104,7 @@ cmd_list(int argc, char **argv)
 	}
 	rc = EXIT_OK;
 	if (bad > 0) {
-		fprintf(stderr, "bkp: %zu archive record%s in '%s' could not "
+		err_print("bkp: %zu archive record%s in '%s' could not "
 		    "be read (run 'bkp verify --all')\n", bad,
 		    bad == 1 ? "" : "s", c.repo);
 		rc = EXIT_FAIL;

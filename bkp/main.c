@@ -88,22 +88,22 @@ main(int argc, char **argv)
 		if (strcmp(argv[1], c->name) == 0)
 			break;
 	if (c->name == NULL) {
-		fprintf(stderr, "bkp: unknown command '%s' (see 'bkp --help')\n",
+		err_print("bkp: unknown command '%s' (see 'bkp --help')\n",
 		    argv[1]);
 		return EXIT_USAGE;
 	}
 	if (crypto_init() != 0) {
-		fprintf(stderr, "bkp: cannot initialise libsodium\n");
+		err_print("bkp: cannot initialise libsodium\n");
 		return EXIT_FAIL;
 	}
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		fprintf(stderr, "bkp: cannot initialise libcurl\n");
+		err_print("bkp: cannot initialise libcurl\n");
 		return EXIT_FAIL;
 	}
 	rc = c->fn(argc - 1, argv + 1);
 	fflush(stdout);
 	if (ferror(stdout)) {
-		fprintf(stderr, "bkp: cannot write to standard output\n");
+		err_print("bkp: cannot write to standard output\n");
 		rc = EXIT_FAIL;
 	}
 	curl_global_cleanup();

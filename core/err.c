@@ -1,10 +1,14 @@
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "err.h"
+#include "util.h"
 
-static _Thread_local char errbuf[1024];
+/* Room for two paths of 64 KiB, the longest a manifest holds, and the
+ * reason: a message is never cut short before what it is about. */
+static _Thread_local char errbuf[132 << 10];
 
 void
 err_set(const char *fmt, ...)
@@ -19,16 +23,19 @@ err_set(const char *fmt, ...)
 void
 err_prefix(const char *fmt, ...)
 {
-	char old[sizeof(errbuf)];
-	char pre[sizeof(errbuf)];
+	char pre[256];
+	size_t n, old = strlen(errbuf);
 	va_list ap;
 
-	memcpy(old, errbuf, sizeof(old));
 	va_start(ap, fmt);
 	vsnprintf(pre, sizeof(pre), fmt, ap);
 	va_end(ap);
-	if (snprintf(errbuf, sizeof(errbuf), "%s%s", pre, old) < 0)
-		errbuf[0] = '\0';
+	n = strlen(pre);
+	if (n + old >= sizeof(errbuf))
+		old = sizeof(errbuf) - 1 - n;
+	memmove(errbuf + n, errbuf, old);
+	memcpy(errbuf, pre, n);
+	errbuf[n + old] = '\0';
 }
 
 const char *
@@ -60,4 +67,39 @@ err_exit_code(int status)
 	default:
 		return EXIT_FAIL;
 	}
+}
+
+void
+err_print(const char *fmt, ...)
+{
+	char small[1024], *msg = small, *esc;
+	size_t len;
+	va_list ap;
+	int n, nl;
+
+	va_start(ap, fmt);
+	n = vsnprintf(small, sizeof(small), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(small) && (msg = malloc((size_t)n + 1)) !=
+	    NULL) {
+		va_start(ap, fmt);
+		vsnprintf(msg, (size_t)n + 1, fmt, ap);
+		va_end(ap);
+	}
+	if (msg == NULL)
+		msg = small;    /* cut short rather than lost */
+	len = strlen(msg);
+	nl = len > 0 && msg[len - 1] == '\n';
+	if ((esc = malloc(4 * len + 2)) != NULL) {
+		len = util_escape(msg, len - (size_t)nl, esc);
+		if (nl)
+			esc[len++] = '\n';
+		fwrite(esc, 1, len, stderr);
+		free(esc);
+	} else
+		fputs("bkp: out of memory\n", stderr);
+	if (msg != small)
+		free(msg);
 }

@@ -37,6 +37,14 @@ void err_set(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* err_prefix(fmt, ...): prepend context ("reading 'x': ") to the message. */
 void err_prefix(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/*
+ * err_print(fmt, ...): print a message to stderr, every control character
+ * in it escaped (util_escape) but a final newline, so that names from an
+ * archive or a repository (ESC, BEL, CR, ...) never reach the terminal or
+ * a log raw.  Every message a command prints goes through it.
+ */
+void err_print(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* err_get(): this thread's message, or "unknown error" if none was set. */
 const char *err_get(void);
 

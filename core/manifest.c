@@ -1,6 +1,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <archive_entry.h>
 #include <sodium.h>
 
 #include "crypto.h"
@@ -223,8 +224,10 @@ manifest_get_bytes(const json_t *rec, const char *field, char **s, size_t *n)
 	const json_t *v;
 	uint8_t *b;
 
+	snprintf(name, sizeof(name), "%s_b64", field);
 	if ((v = json_object_get(rec, field)) != NULL) {
-		if (!json_is_string(v))
+		/* Both forms at once: which one is meant is ambiguous. */
+		if (!json_is_string(v) || json_object_get(rec, name) != NULL)
 			goto bad;
 		*n = json_string_length(v);
 		if (*n > 65536 || (*s = malloc(*n + 1)) == NULL)
@@ -238,7 +241,6 @@ manifest_get_bytes(const json_t *rec, const char *field, char **s, size_t *n)
 		}
 		return ERR_OK;
 	}
-	snprintf(name, sizeof(name), "%s_b64", field);
 	if ((v = json_object_get(rec, name)) == NULL)
 		return ERR_NOTFOUND;
 	if (!json_is_string(v) ||
@@ -307,6 +309,12 @@ manifest_file_decode(const json_t *rec, int hash_alg, struct mfile *f)
 	    manifest_get_u64(rec, "e", &f->e) != ERR_OK || f->e < f->o ||
 	    manifest_get_u64(rec, "size", &f->size) != ERR_OK)
 		goto bad;
+	/* mode, uid and gid: every archive bkp writes has them; a restore
+	 * refuses a tar entry whose own differ (restore/check.c). */
+	f->has_meta = manifest_get_u64(rec, "mode", &f->mode) == ERR_OK &&
+	    f->mode <= 07777 &&
+	    manifest_get_u64(rec, "uid", &f->uid) == ERR_OK &&
+	    manifest_get_u64(rec, "gid", &f->gid) == ERR_OK;
 	if (f->type == MF_FILE) {
 		v = json_object_get(rec, hash_name(hash_alg));
 		if (!json_is_string(v) ||
@@ -331,4 +339,21 @@ manifest_file_release(struct mfile *f)
 	free(f->path);
 	free(f->link);
 	f->path = f->link = NULL;
+}
+
+int
+manifest_entry_type(struct archive_entry *e)
+{
+	if (archive_entry_hardlink(e) != NULL)
+		return MF_HARDLINK;
+	switch (archive_entry_filetype(e)) {
+	case AE_IFREG:
+		return MF_FILE;
+	case AE_IFDIR:
+		return MF_DIR;
+	case AE_IFLNK:
+		return MF_SYMLINK;
+	default:
+		return MF_OTHER;
+	}
 }

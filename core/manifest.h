@@ -13,6 +13,7 @@
  * and an "end" record last.  Schema: docs/FORMAT.md, "Manifest".
  */
 
+struct archive_entry;
 struct storage;
 struct manifest_writer;
 struct manifest_reader;
@@ -32,6 +33,9 @@ struct mfile {
 	uint8_t hash[32];    /* hash (hash.h) of the content (regular files) */
 	uint64_t o, e;       /* tar stream range of the entry [o, e) */
 	char *link;          /* symlink or hardlink target, or NULL */
+	int has_meta;        /* mode, uid and gid are present and valid */
+	uint64_t mode;       /* permission bits (mode & 07777) */
+	uint64_t uid, gid;
 };
 
 /* manifest_writer_new(st, key, cipher, subkey, id, hash_alg, &mw): start a
@@ -95,5 +99,10 @@ int manifest_get_u64(const json_t *rec, const char *field, uint64_t *v);
 /* manifest_type_name(type) / manifest_type_parse(name). */
 const char *manifest_type_name(int type);
 int manifest_type_parse(const char *name);
+
+/* manifest_entry_type(e): the type (MF_*) of tar entry e, decided by its
+ * own type and hard link fields: a hard link entry is MF_HARDLINK whatever
+ * its file type says. */
+int manifest_entry_type(struct archive_entry *e);
 
 #endif

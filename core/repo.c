@@ -328,11 +328,27 @@ get_obj(const json_t *o, const char *k, const char *wantkey, int hash_alg,
 	return 0;
 }
 
-/* parse_record(buf, len, id, a): decode and bound-check an archive record
- * whose object key says it is archive id. */
+/* A host name as records hold it: 1..255 printable ASCII characters
+ * (0x21-0x7e), as gethostname(2) gives. */
+static int
+host_ok(const char *s)
+{
+	size_t i, n = strlen(s);
+
+	if (n == 0 || n > 255)
+		return 0;
+	for (i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7e)
+			return 0;
+	return 1;
+}
+
+/* parse_record(buf, len, id, repo_id, a): decode and bound-check an
+ * archive record whose object key says it is archive id, of the
+ * repository whose config has id repo_id. */
 static int
 parse_record(const uint8_t *buf, size_t len, const char *id,
-    struct repo_archive *a)
+    const char *repo_id, struct repo_archive *a)
 {
 	json_error_t jerr;
 	json_t *j, *v, *arr, *r, *st;
@@ -363,7 +379,22 @@ parse_record(const uint8_t *buf, size_t len, const char *id,
 		goto bad;
 	memcpy(a->id, id, REPO_ID_HEX + 1);
 	if (get_str(j, "name", MAX_NAME, &a->name) != 0 ||
-	    !repo_name_ok(a->name) || get_str(j, "host", 255, &a->host) != 0)
+	    !repo_name_ok(a->name) || get_str(j, "host", 255, &a->host) != 0 ||
+	    !host_ok(a->host))
+		goto bad;
+	/* A record copied in from another repository is not one of this
+	 * repository's archives. */
+	v = json_object_get(j, "repository");
+	if (!json_is_string(v) || strcmp(json_string_value(v), repo_id) != 0)
+		goto bad;
+	v = json_object_get(j, "content");
+	if (!json_is_string(v))
+		goto bad;
+	if (strcmp(json_string_value(v), "tar") == 0)
+		a->content = OBJ_CONTENT_TAR;
+	else if (strcmp(json_string_value(v), "raw") == 0)
+		a->content = OBJ_CONTENT_RAW;
+	else
 		goto bad;
 	v = json_object_get(j, "created_us");
 	if (!json_is_integer(v) || json_integer_value(v) < 0)
@@ -510,7 +541,7 @@ load_record(struct repo *r, const char *id, struct repo_archive *a)
 	repo_key_record(id, key, sizeof(key));
 	if ((rc = storage_get(r->st, key, MAX_RECORD, &buf, &len)) != ERR_OK)
 		return rc;
-	rc = parse_record(buf, len, id, a);
+	rc = parse_record(buf, len, id, r->cfg.id, a);
 	free(buf);
 	return rc;
 }
@@ -562,6 +593,36 @@ done:
 	return rc;
 }
 
+/* No readable record has an id starting with spec[0..plen): the error of
+ * an unreadable one that does (malformed, say), else ERR_NOTFOUND. */
+static int
+find_unreadable(struct repo *r, const char *spec, size_t plen)
+{
+	struct collect c = { 0 };
+	struct repo_archive a;
+	size_t i;
+	int rc;
+
+	if ((rc = storage_list(r->st, "archives/", collect_cb, &c)) != ERR_OK)
+		goto done;
+	rc = ERR_NOTFOUND;
+	for (i = 0; i < c.n && rc == ERR_NOTFOUND; i++) {
+		if (strncmp(c.ids[i], spec, plen) != 0)
+			continue;
+		if ((rc = load_record(r, c.ids[i], &a)) == ERR_OK) {
+			repo_archive_release(&a);
+			rc = ERR_NOTFOUND;
+		}
+	}
+	if (rc == ERR_NOTFOUND)
+		err_set("no archive with id '%s'", spec);
+done:
+	for (i = 0; i < c.n; i++)
+		free(c.ids[i]);
+	free(c.ids);
+	return rc;
+}
+
 int
 repo_find(struct repo *r, const char *spec, struct repo_archive *a)
 {
@@ -604,8 +665,7 @@ repo_find(struct repo *r, const char *spec, struct repo_archive *a)
 				nmatch++;
 			}
 		if (nmatch == 0) {
-			err_set("no archive with id '%s'", spec);
-			rc = ERR_NOTFOUND;
+			rc = find_unreadable(r, spec, plen);
 			goto done;
 		}
 		if (nmatch > 1) {

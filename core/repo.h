@@ -33,6 +33,7 @@ struct repo_archive {
 	int64_t created;     /* UTC seconds since the epoch */
 	int64_t created_us;  /* UTC microseconds since the epoch (ordering) */
 	int cipher;          /* CRYPTO_AES256GCM or CRYPTO_XCHACHA20 */
+	int content;         /* OBJ_CONTENT_TAR or OBJ_CONTENT_RAW */
 	uint32_t chunk_size; /* plaintext (tar) bytes per chunk */
 	uint64_t chunks;     /* chunks in the data object */
 	uint64_t data_size;  /* bytes in the data object */

@@ -372,3 +372,92 @@ fail:
 	unlink(tmp);
 	return -1;
 }
+
+/* The length of the UTF-8 sequence at s[0..n) (shortest form, no
+ * surrogates, at most U+10FFFF), or 0 if there is none; *cp its code
+ * point. */
+static size_t
+utf8_seq(const unsigned char *s, size_t n, uint32_t *cp)
+{
+	size_t len, i;
+	uint32_t c;
+
+	if (s[0] < 0x80) {
+		*cp = s[0];
+		return 1;
+	}
+	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+		len = 2;
+		c = s[0] & 0x1f;
+	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		len = 3;
+		c = s[0] & 0x0f;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		len = 4;
+		c = s[0] & 0x07;
+	} else
+		return 0;
+	if (n < len)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = c << 6 | (s[i] & 0x3f);
+	}
+	if ((len == 3 && (c < 0x800 || (c >= 0xd800 && c <= 0xdfff))) ||
+	    (len == 4 && (c < 0x10000 || c > 0x10ffff)))
+		return 0;
+	*cp = c;
+	return len;
+}
+
+/* Code points a terminal acts on or that reorder what it shows: C1
+ * controls and the bidirectional formatting characters. */
+static int
+cp_unsafe(uint32_t c)
+{
+	return (c >= 0x80 && c <= 0x9f) || c == 0x200e || c == 0x200f ||
+	    (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069);
+}
+
+size_t
+util_escape(const char *str, size_t n, char *out)
+{
+	static const char named[] = "\a\b\t\n\v\f\r", letter[] = "abtnvfr";
+	const unsigned char *s = (const unsigned char *)str;
+	const char *p;
+	char *o = out;
+	size_t i = 0, len, k;
+	uint32_t cp;
+
+	while (i < n) {
+		len = utf8_seq(s + i, n - i, &cp);
+		if (s[i] == '\\') {
+			*o++ = '\\';
+			*o++ = '\\';
+		} else if (len == 1 && s[i] >= 0x20 && s[i] < 0x7f) {
+			*o++ = (char)s[i];
+		} else if (len > 1 && !cp_unsafe(cp)) {
+			memcpy(o, s + i, len);
+			o += len;
+		} else {
+			if (len == 0)
+				len = 1;        /* not UTF-8: this byte alone */
+			for (k = 0; k < len; k++) {
+				*o++ = '\\';
+				if (s[i + k] != 0 && (p = strchr(named,
+				    s[i + k])) != NULL)
+					*o++ = letter[p - named];
+				else {
+					*o++ = (char)('0' + (s[i + k] >> 6));
+					*o++ = (char)('0' + ((s[i + k] >> 3) &
+					    7));
+					*o++ = (char)('0' + (s[i + k] & 7));
+				}
+			}
+		}
+		i += len > 0 ? len : 1;
+	}
+	*o = '\0';
+	return (size_t)(o - out);
+}

@@ -72,4 +72,15 @@ int util_write_full(int fd, const void *buf, size_t len);
 int util_write_atomic(const char *path, const void *buf, size_t len,
     unsigned mode);
 
+/*
+ * util_escape(s, n, out): s[0..n) made safe to show on a terminal, into
+ * out (at least 4n + 1 bytes), NUL-terminated; returns its length.  Bytes
+ * 0x00-0x1f and 0x7f become \a \b \t \n \v \f \r or octal \ooo (as
+ * ls -b and git quote names), a backslash \\, and so do, byte by byte,
+ * bytes that are not UTF-8, the C1 controls (U+0080-U+009F, which some
+ * terminals obey) and the bidirectional formatting characters.  Other
+ * UTF-8 passes unchanged.
+ */
+size_t util_escape(const char *s, size_t n, char *out);
+
 #endif

@@ -91,7 +91,7 @@ print_summary(const struct drill_record *rec, const char *kept,
 	if (kept != NULL)
 		printf("  kept restored data in %s\n", kept);
 	if (!rec->passed && detail != NULL && detail[0] != '\0')
-		fprintf(stderr, "bkp: drill %s: %s\n", name, detail);
+		err_print("bkp: drill %s: %s\n", name, detail);
 	fflush(stdout);
 }
 
@@ -262,7 +262,7 @@ cmd_drill(int argc, char **argv)
 		goto done;
 	}
 	if (nbad > 0)
-		fprintf(stderr, "bkp: warning: %zu unreadable archive "
+		err_print("bkp: warning: %zu unreadable archive "
 		    "records skipped\n", nbad);
 	if ((rc = choose_datasets(&cfg, dsargs, nds, arr, n, &names,
 	    &nnames)) != ERR_OK) {
@@ -282,7 +282,7 @@ cmd_drill(int argc, char **argv)
 		goto done;
 	}
 	if (ctx.stale_wiped > 0 && !c.quiet)
-		fprintf(stderr, "bkp: wiped %llu stale drill scratch "
+		err_print("bkp: wiped %llu stale drill scratch "
 		    "director%s\n", (unsigned long long)ctx.stale_wiped,
 		    ctx.stale_wiped == 1 ? "y" : "ies");
 	ctx.r = r;
@@ -332,7 +332,7 @@ cmd_drill(int argc, char **argv)
 			    ERR_OK) {
 				/* An unrecorded drill is no evidence. */
 				rec.passed = 0;
-				fprintf(stderr, "bkp: %s\n", err_get());
+				err_print("bkp: %s\n", err_get());
 			}
 			ndrills++;
 			nfailed += !rec.passed;
@@ -355,7 +355,7 @@ cmd_drill(int argc, char **argv)
 
 		jout = NULL;
 		if (o == NULL || json_dumpf(o, stdout, JSON_INDENT(2) |
-		    JSON_PRESERVE_ORDER) != 0) {
+		    JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII) != 0) {
 			json_decref(o);
 			err_set("cannot write JSON output");
 			goto fail;

@@ -176,7 +176,7 @@ cmd_report(int argc, char **argv)
 	if (!c.quiet && out != NULL && strcmp(out, "-") != 0) {
 		long gaps = report_gap_count(&in);
 
-		fprintf(stderr, "bkp: report written to %s (%zu archives, %zu "
+		err_print("bkp: report written to %s (%zu archives, %zu "
 		    "drills, %ld gaps and failures)\n", out, n, nd, gaps);
 	}
 	ex = EXIT_OK;

@@ -316,6 +316,11 @@ drill_run(struct drill_ctx *ctx, const struct repo_archive *a,
 	ro.target = sc.data;
 	ro.threads = ctx->threads;
 	ro.overwrite = 0;
+	/* Never device nodes, setuid/setgid bits or security xattrs in the
+	 * scratch environment, whatever the archive holds (policy.h). */
+	ro.devices = 0;
+	ro.setuid = 0;
+	ro.xattrs = RESTORE_XATTRS_USER;
 	rc = restore_run(ctx->r, a, ctx->sk, &ro, &st);
 	rec->t_fetch = st.t_fetch;
 	rec->t_decrypt = st.t_decrypt;

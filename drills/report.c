@@ -1257,7 +1257,7 @@ render_json(const struct model *m, FILE *f)
 #undef ADD
 #undef APP
 	if (bad || json_dumpf(o, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER |
-	    JSON_REAL_PRECISION(12)) != 0) {
+	    JSON_REAL_PRECISION(12) | JSON_ENSURE_ASCII) != 0) {
 		json_decref(o);
 		err_set("cannot encode the report as JSON");
 		return ERR_FAIL;

@@ -5,13 +5,20 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <archive_entry.h>
+#include <sodium.h>
+
+#include "err.h"
 
 #include "rstate.h"
+#include "util.h"
 
 /* Is a stored path safe to create under the target? */
 int
@@ -121,4 +128,49 @@ beneath_blocked(const char *path, struct archive_entry *e)
 	if (lstat(path, &sb) != 0 || beneath_lstat(path, &sb) != 0)
 		return 0;
 	return !(S_ISDIR(sb.st_mode) && archive_entry_filetype(e) == AE_IFDIR);
+}
+
+char *
+beneath_tmpname(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	size_t dir = slash != NULL ? (size_t)(slash - path) + 1 : 0;
+	uint8_t rnd[8];
+	char hex[17], *t;
+
+	randombytes_buf(rnd, sizeof(rnd));
+	util_hex(rnd, sizeof(rnd), hex);
+	if ((t = malloc(dir + sizeof(".bkp-restore-.tmp") + 16)) == NULL) {
+		err_set("out of memory");
+		return NULL;
+	}
+	memcpy(t, path, dir);
+	snprintf(t + dir, sizeof(".bkp-restore-.tmp") + 16,
+	    ".bkp-restore-%s.tmp", hex);
+	return t;
+}
+
+int
+beneath_rename(const char *from, const char *to, int noreplace)
+{
+	const char *lf, *lt;
+	int dfd, rc, e;
+
+	if ((dfd = beneath_open_parent(to, &lt)) < 0)
+		return -1;
+	lf = strrchr(from, '/');
+	lf = lf != NULL ? lf + 1 : from;
+	if (!noreplace)
+		rc = renameat(dfd, lf, dfd, lt);
+	else if ((rc = renameat2(dfd, lf, dfd, lt, RENAME_NOREPLACE)) != 0 &&
+	    errno == EINVAL) {
+		/* A file system without RENAME_NOREPLACE: link(2) fails
+		 * rather than replace too. */
+		if ((rc = linkat(dfd, lf, dfd, lt, 0)) == 0)
+			unlinkat(dfd, lf, 0);
+	}
+	e = errno;
+	close(dfd);
+	errno = e;
+	return rc;
 }

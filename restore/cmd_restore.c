@@ -30,11 +30,23 @@ static const char usage[] =
 "                        BKP_PASSPHRASE, BKP_PASSPHRASE_FILE or a prompt\n"
 "  -t, --target DIR      where to restore (required)\n"
 "  -i, --include PATTERN restore only matching paths (repeatable)\n"
-"  --overwrite           replace existing files\n"
+"  --overwrite           replace existing files (a new file is renamed over\n"
+"                        the old name: other hard links keep the old data)\n"
+"  --devices             create device nodes (withheld by default)\n"
+"  --setuid              keep setuid and setgid bits of files (withheld by\n"
+"                        default; directories keep their setgid bit)\n"
+"  --xattrs WHICH        extended attributes to restore: user (default: the\n"
+"                        user.* namespace), all (also security.*, such as\n"
+"                        capabilities, and trusted.*), or none\n"
 "  --threads N           fetch/decrypt threads (default: cores, 4+ for S3)\n"
 "\n"
-"Exit status: 0 ok, 1 failure or entries not restored, 2 usage, 10 no\n"
-"repository, 12 wrong key or passphrase.\n";
+"What a forged archive could abuse when restored as root (device nodes,\n"
+"setuid programs, capabilities) is withheld unless asked for; each item\n"
+"withheld is named on stderr and the exit status is 3.\n"
+"\n"
+"Exit status: 0 ok, 1 failure or entries not restored, 2 usage, 3 restored\n"
+"with items withheld by policy, 10 no repository, 12 wrong key or\n"
+"passphrase.\n";
 
 void
 cmd_restore_progress(void *arg, const struct restore_stats *st,
@@ -62,6 +74,9 @@ cmd_restore(int argc, char **argv)
 		{ "target", required_argument, NULL, 't' },
 		{ "include", required_argument, NULL, 'i' },
 		{ "overwrite", no_argument, NULL, CLI_OPT_FIRST_CMD },
+		{ "devices", no_argument, NULL, CLI_OPT_FIRST_CMD + 1 },
+		{ "setuid", no_argument, NULL, CLI_OPT_FIRST_CMD + 2 },
+		{ "xattrs", required_argument, NULL, CLI_OPT_FIRST_CMD + 3 },
 		{ NULL, 0, NULL, 0 }
 	};
 	static volatile sig_atomic_t cancel;
@@ -93,6 +108,25 @@ cmd_restore(int argc, char **argv)
 			break;
 		case CLI_OPT_FIRST_CMD:
 			o.overwrite = 1;
+			break;
+		case CLI_OPT_FIRST_CMD + 1:
+			o.devices = 1;
+			break;
+		case CLI_OPT_FIRST_CMD + 2:
+			o.setuid = 1;
+			break;
+		case CLI_OPT_FIRST_CMD + 3:
+			if (strcmp(optarg, "user") == 0)
+				o.xattrs = RESTORE_XATTRS_USER;
+			else if (strcmp(optarg, "all") == 0)
+				o.xattrs = RESTORE_XATTRS_ALL;
+			else if (strcmp(optarg, "none") == 0)
+				o.xattrs = RESTORE_XATTRS_NONE;
+			else {
+				rc = cli_usage_error(&c, "--xattrs takes user, "
+				    "all or none, not '%s'", optarg);
+				goto done;
+			}
 			break;
 		default:
 			rc = cli_bad_option(&c, argv);
@@ -134,10 +168,11 @@ cmd_restore(int argc, char **argv)
 	cli_progress_done();
 	if (c.json)
 		cli_print_json(json_pack("{s:s, s:s, s:b, s:I, s:I, s:I, s:I, "
-		    "s:I, s:f, s:s?}", "id", a.id, "target", o.target, "ok",
+		    "s:I, s:I, s:f, s:s?}", "id", a.id, "target", o.target, "ok",
 		    x == ERR_OK, "files", (json_int_t)st.files, "bytes",
 		    (json_int_t)st.bytes, "fetched", (json_int_t)st.fetched,
-		    "skipped", (json_int_t)st.skipped, "mismatches",
+		    "skipped", (json_int_t)st.skipped, "withheld",
+		    (json_int_t)st.withheld, "mismatches",
 		    (json_int_t)st.mismatches, "seconds", st.t_wall, "error",
 		    x == ERR_OK ? NULL : err_get()));
 	if (x != ERR_OK) {
@@ -147,12 +182,20 @@ cmd_restore(int argc, char **argv)
 	if (!c.quiet && !c.json) {
 		util_human(st.bytes, sz, sizeof(sz));
 		util_duration(st.t_wall, dur, sizeof(dur));
-		fprintf(stderr, "bkp: restored %s of '%s' into '%s': %llu "
+		err_print("bkp: restored %s of '%s' into '%s': %llu "
 		    "file%s, %s, %s\n", a.id, a.name, o.target,
 		    (unsigned long long)st.files, st.files == 1 ? "" : "s", sz,
 		    dur);
 	}
 	rc = EXIT_OK;
+	if (st.withheld > 0) {
+		if (!c.json)
+			err_print("bkp: %llu item%s withheld by policy "
+			    "(see above; --devices, --setuid, --xattrs=all "
+			    "restore them)\n", (unsigned long long)st.withheld,
+			    st.withheld == 1 ? "" : "s");
+		rc = EXIT_WARN;
+	}
 done:
 	if (have_a)
 		repo_archive_release(&a);

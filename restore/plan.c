@@ -24,26 +24,31 @@ int
 restore_path_selected(const char *const *include, size_t ninclude,
     const char *path)
 {
-	char buf[4096];
+	char small[4096], *buf = small;
 	size_t i, n = strlen(path), k;
+	int hit = 0;
 
 	if (ninclude == 0)
 		return 1;
-	if (n >= sizeof(buf))
+	/* Paths run to 64 KiB (docs/FORMAT.md §11). */
+	if (n >= sizeof(small) && (buf = malloc(n + 1)) == NULL)
 		return 0;
-	for (i = 0; i < ninclude; i++) {
-		if (fnmatch(include[i], path, 0) == 0)
-			return 1;
+	for (i = 0; i < ninclude && !hit; i++) {
+		if (fnmatch(include[i], path, 0) == 0) {
+			hit = 1;
+			break;
+		}
 		memcpy(buf, path, n + 1);
-		for (k = n; k > 0; k--) {
+		for (k = n; k > 0 && !hit; k--) {
 			if (buf[k] != '/')
 				continue;
 			buf[k] = '\0';
-			if (fnmatch(include[i], buf, 0) == 0)
-				return 1;
+			hit = fnmatch(include[i], buf, 0) == 0;
 		}
 	}
-	return 0;
+	if (buf != small)
+		free(buf);
+	return hit;
 }
 
 int
@@ -210,6 +215,8 @@ check_header_record(struct rs *r, json_t *j)
 		r->content = OBJ_CONTENT_RAW;
 	else
 		goto bad;
+	if (r->content != r->a->content)
+		goto bad;
 	return ERR_OK;
 bad:
 	return record_mismatch(r);
@@ -264,6 +271,18 @@ add_chunk(struct rs *r, json_t *j)
 		    r->a->id);
 		return ERR_CORRUPT;
 	}
+	if (r->nchunks == r->capchunks) {
+		/* Grown as authenticated records arrive: the record's count
+		 * is not authenticated and must not size an allocation. */
+		size_t cap = r->capchunks ? r->capchunks * 2 : 256;
+
+		if ((c = realloc(r->chunks, cap * sizeof(*c))) == NULL) {
+			err_set("out of memory");
+			return ERR_FAIL;
+		}
+		r->chunks = c;
+		r->capchunks = cap;
+	}
 	c = &r->chunks[r->nchunks++];
 	c->index = i;
 	c->offset = off;
@@ -271,6 +290,22 @@ add_chunk(struct rs *r, json_t *j)
 	c->plain_len = (uint32_t)plain;
 	r->plain_total += plain;
 	return ERR_OK;
+}
+
+/* A selected hard link f: remember its target, to be made first (and,
+ * in a partial restore, restored even if not selected). */
+static int
+add_target(struct rs *r, const struct mfile *f)
+{
+	int rc;
+
+	if (!r->targets_full && (rc = pathset_add(&r->targets, f->link,
+	    strlen(f->link))) != ERR_OK) {
+		if (rc != PATHSET_FULL)
+			return rc;
+		r->targets_full = 1;
+	}
+	return r->o->ninclude > 0 ? need_target(r, f->link, f->path) : ERR_OK;
 }
 
 /* Pass 1: read the whole manifest. */
@@ -283,11 +318,6 @@ plan_scan(struct rs *r)
 	json_t *j;
 	int rc, n = 0, ended = 0;
 
-	if ((r->chunks = calloc((size_t)r->a->chunks, sizeof(*r->chunks))) ==
-	    NULL) {
-		err_set("out of memory");
-		return ERR_FAIL;
-	}
 	if ((rc = manifest_reader_open(r->sto, r->mkey, r->a->cipher,
 	    r->keys + 64, r->id, r->a->hash_alg, &mr)) != ERR_OK)
 		return rc;
@@ -308,9 +338,8 @@ plan_scan(struct rs *r)
 					r->sel_bytes += f.size;
 					r->sel_files++;
 					if (rc == ERR_OK && f.type ==
-					    MF_HARDLINK && r->o->ninclude > 0)
-						rc = need_target(r, f.link,
-						    f.path);
+					    MF_HARDLINK)
+						rc = add_target(r, &f);
 				}
 				manifest_file_release(&f);
 			}

@@ -25,6 +25,7 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "check.h"
 #include "crypto.h"
 #include "err.h"
 #include "hash.h"
@@ -32,6 +33,7 @@
 #include "keys.h"
 #include "manifest.h"
 #include "objfmt.h"
+#include "policy.h"
 #include "repo.h"
 #include "restore.h"
 #include "rstate.h"
@@ -46,20 +48,62 @@
 #define WERR_HEADER 1
 #define WERR_DATA 2
 
+#define WITHHELD_NAMED 100         /* withheld items named one by one */
+#define DEFER_MAX (16u << 20)      /* deferred links, about, in bytes */
+#define SYMLINKS_MAX (8u << 20)    /* their paths' set */
+#define TARGETS_MAX (16u << 20)    /* hard link targets' set */
+/* Sparse holes are hashed as zeros, at a few GB/s: an archive may
+ * declare HOLES_BASE bytes of them, and HOLES_PER_BYTE more for each
+ * byte of data it really holds, so that a declared size of 2^50 bytes
+ * cannot keep a restore hashing for days. */
+#define HOLES_BASE ((uint64_t)1 << 40)
+#define HOLES_PER_BYTE 1024
+
 static void
 warnf(struct rs *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void
 warnf(struct rs *r, const char *fmt, ...)
 {
-	char msg[1024];
+	char small[512], *msg = small;
 	va_list ap;
+	int n;
 
+	/* Paths run to 64 KiB: a message is never cut short. */
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = vsnprintf(small, sizeof(small), fmt, ap);
 	va_end(ap);
+	if (n >= (int)sizeof(small) && (msg = malloc((size_t)n + 1)) != NULL) {
+		va_start(ap, fmt);
+		vsnprintf(msg, (size_t)n + 1, fmt, ap);
+		va_end(ap);
+	}
+	if (msg == NULL)
+		msg = small;
 	if (r->o->warn != NULL)
 		r->o->warn(r->o->arg, msg);
+	if (msg != small)
+		free(msg);
+}
+
+/* Count one thing withheld by policy (policy.h) and say what, for the
+ * first WITHHELD_NAMED of them (restore_run says how many more). */
+static void
+withhold(struct rs *r, const char *path, const char *why)
+{
+	if (++r->st->withheld <= WITHHELD_NAMED)
+		warnf(r, "'%s': %s", path, why);
+}
+
+/* libarchive's message for ar, never NULL (it has none for some
+ * malformed entries, such as a bad sparse map). */
+static const char *
+tar_error(struct archive *ar)
+{
+	const char *m = archive_error_string(ar);
+
+	return m != NULL ? m : "malformed tar data (a bad header or sparse "
+	    "map)";
 }
 
 static void
@@ -222,6 +266,38 @@ sink_put(struct rs *r, struct sink *k, const char *path, const void *b,
 	return ERR_OK;
 }
 
+/* Hash (into h, unless NULL) the n zero bytes of a hole in path, within
+ * the archive's budget for holes (HOLES_BASE). */
+static int
+hash_holes(struct rs *r, struct hash *h, uint64_t n, const char *path)
+{
+	uint64_t budget, step;
+	char hs[32];
+
+	if (n == 0)
+		return ERR_OK;
+	budget = r->st->bytes > (UINT64_MAX - HOLES_BASE) / HOLES_PER_BYTE ?
+	    UINT64_MAX : HOLES_BASE + r->st->bytes * HOLES_PER_BYTE;
+	if (n > budget - r->holes) {
+		util_human(n, hs, sizeof(hs));
+		err_set("archive %s: '%s' declares %s of sparse holes, more "
+		    "than the archive's data justifies (1 TiB, and %u bytes "
+		    "for each byte of data)", r->a->id, path, hs,
+		    HOLES_PER_BYTE);
+		return ERR_CORRUPT;
+	}
+	r->holes += n;
+	for (; h != NULL && n > 0; n -= step) {
+		step = n < ((uint64_t)1 << 30) ? n : (uint64_t)1 << 30;
+		hash_zeros(h, step);
+		if (r->o->cancel != NULL && *r->o->cancel) {
+			err_set("interrupted");
+			return ERR_FAIL;
+		}
+	}
+	return ERR_OK;
+}
+
 /* Read one entry's data into the sink k; hash it unless pooled. */
 static int
 copy_entry(struct rs *r, struct archive *ar, struct sink *k,
@@ -244,24 +320,25 @@ copy_entry(struct rs *r, struct archive *ar, struct sink *k,
 			if (r->feed_status != ERR_OK)
 				return r->feed_status;
 			err_set("archive %s: '%s': %s", r->a->id, path,
-			    archive_error_string(ar));
+			    tar_error(ar));
 			return ERR_CORRUPT;
 		}
-		if ((x = sink_put(r, k, path, buf, len, (uint64_t)off, pos,
+		if ((x = hash_holes(r, k->pooled ? NULL : &h,
+		    (uint64_t)off - pos, path)) != ERR_OK ||
+		    (x = sink_put(r, k, path, buf, len, (uint64_t)off, pos,
 		    werr)) != ERR_OK)
 			return x;
-		if (!k->pooled) {
-			hash_zeros(&h, (uint64_t)off - pos);
+		if (!k->pooled)
 			hash_update(&h, buf, len);
-		}
 		pos = (uint64_t)off + len;
 		r->st->bytes += len;
 		progress(r, 0);
 	}
 	if (archive_entry_size_is_set(e) &&
 	    (uint64_t)archive_entry_size(e) > pos) {
-		if (!k->pooled)
-			hash_zeros(&h, (uint64_t)archive_entry_size(e) - pos);
+		if ((x = hash_holes(r, k->pooled ? NULL : &h,
+		    (uint64_t)archive_entry_size(e) - pos, path)) != ERR_OK)
+			return x;
 		if (k->buf != NULL && (uint64_t)archive_entry_size(e) <= k->cap)
 			memset(k->buf + pos, 0, (size_t)(
 			    (uint64_t)archive_entry_size(e) - pos));
@@ -389,71 +466,6 @@ alias_entry(struct rs *r, struct archive_entry *e, const char **path,
 	return *path == NULL ? ERR_CORRUPT : ERR_OK;
 }
 
-static uint64_t
-path_hash(const char *s, size_t n)
-{
-	uint64_t h = 1469598103934665603ull;
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
-	return h;
-}
-
-/* Is s[0..n) the path of a deferred symlink? */
-static int
-links_has(const struct rs *r, const char *s, size_t n)
-{
-	size_t i;
-
-	if (r->caplinks == 0)
-		return 0;
-	for (i = path_hash(s, n) & (r->caplinks - 1); r->links[i] != NULL;
-	    i = (i + 1) & (r->caplinks - 1))
-		if (strlen(r->links[i]) == n && memcmp(r->links[i], s, n) == 0)
-			return 1;
-	return 0;
-}
-
-static int
-links_add(struct rs *r, const char *path)
-{
-	char **old = r->links, **nl;
-	size_t oldcap = r->caplinks, cap, i, k;
-	size_t n = strlen(path);
-
-	while (n > 1 && path[n - 1] == '/')
-		n--;
-	if (links_has(r, path, n))
-		return ERR_OK;
-	if ((r->nlinks + 1) * 2 > r->caplinks) {
-		cap = r->caplinks ? r->caplinks * 2 : 64;
-		if ((nl = calloc(cap, sizeof(*nl))) == NULL)
-			goto nomem;
-		for (i = 0; i < oldcap; i++) {
-			if (old[i] == NULL)
-				continue;
-			for (k = path_hash(old[i], strlen(old[i])) & (cap - 1);
-			    nl[k] != NULL; k = (k + 1) & (cap - 1))
-				;
-			nl[k] = old[i];
-		}
-		free(old);
-		r->links = nl;
-		r->caplinks = cap;
-	}
-	for (k = path_hash(path, n) & (r->caplinks - 1); r->links[k] != NULL;
-	    k = (k + 1) & (r->caplinks - 1))
-		;
-	if ((r->links[k] = strndup(path, n)) == NULL)
-		goto nomem;
-	r->nlinks++;
-	return ERR_OK;
-nomem:
-	err_set("out of memory");
-	return ERR_FAIL;
-}
-
 /* The deferred symlink that path lies beneath, as a length of path's
  * prefix, or 0. */
 static size_t
@@ -461,20 +473,37 @@ beneath_link(const struct rs *r, const char *path)
 {
 	size_t k;
 
-	if (r->nlinks == 0)
+	if (r->symlinks.n == 0)
 		return 0;
 	for (k = 1; path[k] != '\0'; k++)
-		if (path[k] == '/' && links_has(r, path, k))
+		if (path[k] == '/' && pathset_has(&r->symlinks, path, k))
 			return k;
 	return 0;
 }
 
-/* Keep a symlink or hard link entry to write after everything else. */
+/* Keep a symlink or hard link entry to write after everything else:
+ * ERR_OK, PATHSET_FULL past the deferral's budget (nothing kept), or
+ * ERR_FAIL. */
 static int
-defer_entry(struct rs *r, struct archive_entry *e)
+defer_entry(struct rs *r, struct archive_entry *e, const char *path)
 {
 	struct archive_entry **d;
+	const char *l = archive_entry_symlink(e);
+	size_t n = strlen(path), cost;
+	int rc;
 
+	/* An entry clone holds its strings twice (multibyte and wide). */
+	cost = 1024 + 3 * (n + (l != NULL ? strlen(l) : 0) +
+	    (archive_entry_hardlink(e) != NULL ?
+	    strlen(archive_entry_hardlink(e)) : 0));
+	if (r->deferred_bytes + cost > DEFER_MAX)
+		return PATHSET_FULL;
+	while (n > 1 && path[n - 1] == '/')
+		n--;
+	if (archive_entry_filetype(e) == AE_IFLNK &&
+	    archive_entry_hardlink(e) == NULL &&
+	    (rc = pathset_add(&r->symlinks, path, n)) != ERR_OK)
+		return rc;
 	if (r->ndeferred == r->capdeferred) {
 		r->capdeferred = r->capdeferred ? r->capdeferred * 2 : 64;
 		if ((d = realloc(r->deferred, r->capdeferred * sizeof(*d))) ==
@@ -485,15 +514,17 @@ defer_entry(struct rs *r, struct archive_entry *e)
 	if ((r->deferred[r->ndeferred] = archive_entry_clone(e)) == NULL)
 		goto nomem;
 	r->ndeferred++;
+	r->deferred_bytes += cost;
 	return ERR_OK;
 nomem:
 	err_set("out of memory");
 	return ERR_FAIL;
 }
 
-/* Write the deferred links, with every symlink check on. */
-static int
-write_deferred(struct rs *r, struct archive *safe)
+/* Write the deferred links, with every symlink check on, and forget
+ * them. */
+static void
+write_deferred(struct rs *r)
 {
 	struct archive_entry *e;
 	const char *path;
@@ -506,13 +537,40 @@ write_deferred(struct rs *r, struct archive *safe)
 			warnf(r, "'%s' exists, not overwritten (use "
 			    "--overwrite)", path);
 			r->refused++;
-		} else if (archive_write_header(safe, e) < ARCHIVE_WARN ||
-		    archive_write_finish_entry(safe) < ARCHIVE_WARN) {
+		} else if (archive_write_header(r->safe, e) < ARCHIVE_WARN ||
+		    archive_write_finish_entry(r->safe) < ARCHIVE_WARN) {
 			warnf(r, "cannot restore '%s': %s", path,
-			    archive_error_string(safe));
+			    archive_error_string(r->safe));
 			r->refused++;
 		}
+		archive_entry_free(e);
 	}
+	r->ndeferred = 0;
+	r->deferred_bytes = 0;
+	pathset_release(&r->symlinks);
+}
+
+static int pool_finish(struct rs *);
+
+/*
+ * Past the deferral's budget (a tree of very many links), leave the
+ * fresh-target mode: the pool writes what it holds and stops, the
+ * deferred links are made, and every later entry is written on this
+ * thread with libarchive's symlink checks on, as into a non-empty
+ * target.  So memory stays bounded whatever the number of links.
+ */
+static int
+leave_fresh(struct rs *r)
+{
+	int rc;
+
+	if ((rc = pool_finish(r)) != ERR_OK)
+		return rc;
+	wpool_free(r->wp);
+	r->wp = NULL;
+	write_deferred(r);
+	r->fresh = 0;
+	archive_write_disk_set_options(r->aw, extract_flags(r->o));
 	return ERR_OK;
 }
 
@@ -597,14 +655,47 @@ pool_finish(struct rs *r)
 	return pool_check(r);
 }
 
+/* May hard link entry f be made?  Only to a file this restore made (or,
+ * verifying, checked) from an earlier entry; why says why not. */
+static int
+link_target_ok(const struct rs *r, const struct mfile *f, char *why,
+    size_t cap)
+{
+	if (pathset_marked(&r->targets, f->link, strlen(f->link)))
+		return 1;
+	/* Untracked past the budget: into an empty target link(2) finds
+	 * only what this restore made; a verification writes nothing. */
+	if (r->targets_full && (r->aw == NULL || r->fresh))
+		return 1;
+	if (r->targets_full)
+		snprintf(why, cap, "a hard link to '%s', one of more hard link "
+		    "targets than a restore into a non-empty directory "
+		    "tracks (restore into an empty one)", f->link);
+	else
+		snprintf(why, cap, "a hard link to '%s', which no earlier "
+		    "entry restored as a regular file", f->link);
+	return 0;
+}
+
+/* Is something other than a directory at path (under the target)? */
+static int
+replaces_file(const char *path)
+{
+	struct stat sb;
+
+	return lstat(path, &sb) == 0 && beneath_lstat(path, &sb) == 0 &&
+	    !S_ISDIR(sb.st_mode);
+}
+
 /* Restore or check one tar entry against its manifest record. */
 static int
-one_entry(struct rs *r, struct archive *ar, struct archive *aw,
-    struct archive_entry *e)
+one_entry(struct rs *r, struct archive *ar, struct archive_entry *e)
 {
-	const char *path = archive_entry_pathname(e), *hl;
+	struct archive *aw = r->aw;
+	const char *path = archive_entry_pathname(e), *hl, *wpath;
 	struct sink sk = { NULL, NULL, 0, NULL, 0 };
 	struct mfile f;
+	char why[1024], *final = NULL, *tmp = NULL;
 	uint8_t hash[32];
 	uint64_t size;
 	size_t dirmark = SIZE_MAX, k;
@@ -624,8 +715,11 @@ one_entry(struct rs *r, struct archive *ar, struct archive *aw,
 		rc = ERR_CORRUPT;
 		goto done;
 	}
-	/* Before anything is written: a file carries exactly the bytes the
-	 * manifest records. */
+	/* Before anything is written: the entry is what its record says
+	 * (kind, link, mode, owner), and a file carries exactly the bytes
+	 * the manifest records. */
+	if ((rc = check_entry(r->a->id, e, &f)) != ERR_OK)
+		goto done;
 	if (f.type == MF_FILE && (uint64_t)archive_entry_size(e) != f.size) {
 		err_set("archive %s: '%s' carries %lld bytes, its manifest "
 		    "records %llu", r->a->id, path,
@@ -644,19 +738,40 @@ one_entry(struct rs *r, struct archive *ar, struct archive *aw,
 	 * that directory (as a parent) while this thread restores its entry
 	 * would leave the directory's mode and times unset. */
 	topool = r->wp != NULL && !renamed && pooled(e, hl, &f);
-	if (skip) {
-		/* already written as its target's data */
-	} else if (f.type != MF_FILE && archive_entry_size(e) != 0) {
+	if (!skip && f.type != MF_FILE && archive_entry_size(e) != 0) {
 		/* A hard link (or anything but a file) carrying data could
-		 * rewrite what it links to: bkp never writes such entries. */
+		 * rewrite what it links to: bkp never writes such entries.
+		 * (The entry's own type decides: check_entry made the
+		 * record's agree with it.) */
 		warnf(r, "refusing '%s': a %s entry carrying data", path,
 		    manifest_type_name(f.type));
 		r->refused++;
 		skip = 1;
-	} else if (!beneath_path_safe(path) || (hl != NULL && !beneath_path_safe(hl))) {
+	}
+	if (!skip && (!beneath_path_safe(path) ||
+	    (hl != NULL && !beneath_path_safe(hl)))) {
 		warnf(r, "refusing unsafe path '%s'", path);
 		r->refused++;
 		skip = 1;
+	}
+	if (!skip && f.type == MF_HARDLINK &&
+	    !link_target_ok(r, &f, why, sizeof(why))) {
+		warnf(r, "refusing '%s': %s", path, why);
+		r->refused++;
+		skip = 1;
+	}
+	if (!skip && aw != NULL) {
+		/* Devices, setuid bits, security xattrs: policy.h. */
+		if ((x = policy_apply(r->o, e, why, sizeof(why))) == ERR_FAIL) {
+			rc = ERR_FAIL;
+			goto done;
+		}
+		if (why[0] != '\0')
+			withhold(r, path, why);
+		skip = x == POLICY_SKIP;
+	}
+	if (skip) {
+		/* refused, withheld, or already written as a link target */
 	} else if (aw != NULL && !r->o->overwrite && !topool &&
 	    beneath_blocked(path, e)) {
 		/* (A pooled file's writer looks just before it creates it:
@@ -674,15 +789,34 @@ one_entry(struct rs *r, struct archive *ar, struct archive *aw,
 		skip = 1;
 	} else if (aw != NULL && r->fresh && (hl != NULL ||
 	    archive_entry_filetype(e) == AE_IFLNK)) {
-		if ((rc = defer_entry(r, e)) != ERR_OK ||
-		    (hl == NULL && (rc = links_add(r, path)) != ERR_OK))
+		if ((rc = defer_entry(r, e, path)) == ERR_OK)
+			skip = 1;
+		else if (rc != PATHSET_FULL || (rc = leave_fresh(r)) != ERR_OK)
 			goto done;
-		skip = 1;
+		/* else written below, with every check on */
 	} else if (topool) {
 		if ((rc = pool_sink(r, e, &f, &sk)) != ERR_OK)
 			goto done;
 		skip = 1;
-	} else if (aw != NULL) {
+	}
+	if (!skip && aw != NULL && r->o->overwrite && f.type == MF_FILE &&
+	    replaces_file(path)) {
+		/* Replace by renaming a new file over the old name (as
+		 * install(1) and rsync do): never truncate and rewrite the
+		 * old inode, which other hard links, inside the target or
+		 * outside, share; and the old file stays until the new one
+		 * passed its check. */
+		if ((final = strdup(path)) == NULL ||
+		    (tmp = beneath_tmpname(path)) == NULL) {
+			err_set("out of memory");
+			rc = ERR_FAIL;
+			goto done;
+		}
+		archive_entry_copy_pathname(e, tmp);
+		path = final;
+	}
+	wpath = tmp != NULL ? tmp : path;
+	if (!skip && aw != NULL) {
 		if ((rc = remember_dir(r, path, e, &dirmark)) != ERR_OK)
 			goto done;
 		wpool_create_lock(r->wp);
@@ -704,7 +838,7 @@ one_entry(struct rs *r, struct archive *ar, struct archive *aw,
 		goto done;
 	if (aw != NULL && !skip && werr == WERR_DATA) {
 		/* Its data could not be written whole. */
-		drop_partial(aw, path);
+		drop_partial(aw, wpath);
 		made = 0;
 	}
 	if (f.type == MF_FILE && (size != f.size ||
@@ -712,7 +846,7 @@ one_entry(struct rs *r, struct archive *ar, struct archive *aw,
 		/* Do not leave a file that fails its check behind (the pool
 		 * drops an aborted job). */
 		if (aw != NULL && !skip && !werr)
-			beneath_unlink(path);
+			beneath_unlink(wpath);
 		made = 0;
 		r->st->mismatches++;
 		err_set("archive %s: '%s' does not match its recorded size "
@@ -725,10 +859,23 @@ one_entry(struct rs *r, struct archive *ar, struct archive *aw,
 		warnf(r, "cannot restore '%s': %s", path,
 		    archive_error_string(aw));
 		r->refused++;
+		werr = WERR_HEADER;
 	}
 	made = 0;       /* whole: whatever fails from here is another file */
+	if (tmp != NULL && !skip && !werr &&
+	    beneath_rename(tmp, final, 0) != 0) {
+		warnf(r, "cannot replace '%s': %s", final, strerror(errno));
+		r->refused++;
+		werr = WERR_HEADER;
+	}
+	if (tmp != NULL && !skip && werr)
+		beneath_unlink(tmp);
 	if (sk.pooled && (rc = pool_done(r, e, &f, &sk, size)) != ERR_OK)
 		goto done;
+	/* A later hard link may name it: it is this restore's file. */
+	if (f.type == MF_FILE && (sk.pooled || aw == NULL || (!skip &&
+	    !werr)))
+		pathset_mark(&r->targets, f.path, f.pathlen);
 	if (r->wp != NULL) {
 		wpool_warnings(r->wp, r->o->warn, r->o->arg);
 		if ((rc = pool_check(r)) != ERR_OK)
@@ -740,13 +887,15 @@ done:
 	if (rc != ERR_OK && made) {
 		/* The restore stops inside this file (its data failed to
 		 * authenticate, say). */
-		drop_partial(aw, path);
+		drop_partial(aw, wpath);
 	}
 	if (sk.job != NULL)
 		wpool_end(r->wp, sk.job, 0, 1);
 	if (sk.buf != NULL)
 		wpool_unalloc(r->wp, sk.buf, (size_t)sk.cap);
 	manifest_file_release(&f);
+	free(tmp);
+	free(final);
 	return rc;
 }
 
@@ -785,6 +934,8 @@ run_tar(struct rs *r)
 		archive_write_disk_set_standard_lookup(aw);
 		archive_write_disk_set_options(safe, extract_flags(r->o));
 		archive_write_disk_set_standard_lookup(safe);
+		r->aw = aw;
+		r->safe = safe;
 		/* Into a fresh target, the pool checks and writes regular
 		 * files.  (A verification hashes on this thread: its other
 		 * threads keep the cores busy, and a pool would add copies.) */
@@ -797,7 +948,7 @@ run_tar(struct rs *r)
 		rc = r->feed_status != ERR_OK ? r->feed_status : ERR_CORRUPT;
 		if (r->feed_status == ERR_OK)
 			err_set("archive %s: %s", r->a->id,
-			    archive_error_string(ar));
+			    tar_error(ar));
 		goto done;
 	}
 	for (;;) {
@@ -809,10 +960,10 @@ run_tar(struct rs *r)
 			    ERR_CORRUPT;
 			if (r->feed_status == ERR_OK)
 				err_set("archive %s: %s", r->a->id,
-				    archive_error_string(ar));
+				    tar_error(ar));
 			goto done;
 		}
-		if ((rc = one_entry(r, ar, aw, e)) != ERR_OK)
+		if ((rc = one_entry(r, ar, e)) != ERR_OK)
 			goto done;
 	}
 	if ((rc = next_expected(r, &f)) != 0) {
@@ -827,7 +978,7 @@ run_tar(struct rs *r)
 	if ((rc = pool_finish(r)) != ERR_OK)
 		goto done;
 	if (safe != NULL)
-		write_deferred(r, safe);
+		write_deferred(r);
 	if (aw != NULL && archive_write_close(aw) != ARCHIVE_OK)
 		warnf(r, "cannot set directory metadata: %s",
 		    archive_error_string(aw));
@@ -836,6 +987,7 @@ run_tar(struct rs *r)
 done:
 	wpool_free(r->wp);
 	r->wp = NULL;
+	r->aw = r->safe = NULL;
 	if (safe != NULL)
 		archive_write_free(safe);
 	if (aw != NULL)
@@ -844,7 +996,25 @@ done:
 	return rc;
 }
 
-/* A raw (stdin) archive: one file, written with O_EXCL unless overwrite. */
+/* Put a raw archive's checked file tmp in place at path: over whatever
+ * is there with --overwrite (a rename: other hard links to the old file
+ * keep it), else only where nothing is. */
+static void
+raw_commit(struct rs *r, const char *tmp, const char *path)
+{
+	if (beneath_rename(tmp, path, !r->o->overwrite) == 0)
+		return;
+	if (errno == EEXIST)
+		warnf(r, "'%s' exists, not overwritten (use --overwrite)",
+		    path);
+	else
+		warnf(r, "cannot create '%s': %s", path, strerror(errno));
+	r->refused++;
+	unlink(tmp);
+}
+
+/* A raw (stdin) archive: one file, written under a temporary name and
+ * renamed into place once it passed its check. */
 static int
 run_raw(struct rs *r)
 {
@@ -853,27 +1023,40 @@ run_raw(struct rs *r)
 	uint8_t hash[32];
 	size_t len;
 	uint64_t idx, total = 0;
+	struct stat sb;
 	struct mfile f;
-	int fd = -1, rc, flags;
+	char *tmp = NULL;
+	int fd = -1, rc;
 
 	if ((rc = next_expected(r, &f)) != 1) {
 		if (rc == 0)
 			rc = ERR_OK;   /* not selected */
 		return rc;
 	}
+	if (f.type != MF_FILE) {
+		err_set("archive %s: '%s': a raw archive's record is not a "
+		    "file", r->a->id, f.path);
+		rc = ERR_CORRUPT;
+		goto done;
+	}
 	if (r->o->target != NULL) {
 		if (!beneath_path_safe(f.path) || strchr(f.path, '/') != NULL) {
 			warnf(r, "refusing unsafe path '%s'", f.path);
 			r->refused++;
-			manifest_file_release(&f);
-			return ERR_OK;
+			rc = ERR_OK;
+			goto done;
 		}
-		flags = O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC |
-		    (r->o->overwrite ? O_TRUNC : O_EXCL);
-		if ((fd = open(f.path, flags, 0600)) < 0) {
-			warnf(r, errno == EEXIST ? "'%s' exists, not "
-			    "overwritten (use --overwrite)" :
-			    "cannot create '%s'", f.path);
+		if (!r->o->overwrite && lstat(f.path, &sb) == 0) {
+			warnf(r, "'%s' exists, not overwritten (use "
+			    "--overwrite)", f.path);
+			r->refused++;
+		} else if ((tmp = beneath_tmpname(f.path)) == NULL) {
+			rc = ERR_FAIL;
+			goto done;
+		} else if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL |
+		    O_NOFOLLOW | O_CLOEXEC, 0600)) < 0) {
+			warnf(r, "cannot create '%s': %s", f.path,
+			    strerror(errno));
 			r->refused++;
 		}
 	}
@@ -889,7 +1072,7 @@ run_raw(struct rs *r)
 			r->refused++;
 			close(fd);
 			fd = -1;
-			unlink(f.path);         /* no partial file stays */
+			unlink(tmp);            /* no partial file stays */
 		}
 		progress(r, 0);
 	}
@@ -903,13 +1086,24 @@ run_raw(struct rs *r)
 		rc = ERR_CORRUPT;
 		goto done;
 	}
+	if (fd >= 0) {
+		if (close(fd) != 0) {
+			warnf(r, "cannot write '%s': %s", f.path,
+			    strerror(errno));
+			r->refused++;
+			unlink(tmp);
+		} else
+			raw_commit(r, tmp, f.path);
+		fd = -1;
+	}
 	r->st->files++;
 	rc = ERR_OK;
 done:
-	if (fd >= 0 && close(fd) != 0) {
-		warnf(r, "cannot write '%s': %s", f.path, strerror(errno));
-		r->refused++;
+	if (fd >= 0) {
+		close(fd);
+		unlink(tmp);    /* it failed its check: nothing stays */
 	}
+	free(tmp);
 	manifest_file_release(&f);
 	return rc;
 }
@@ -950,9 +1144,8 @@ rs_release(struct rs *r)
 	for (i = 0; i < r->ndeferred; i++)
 		archive_entry_free(r->deferred[i]);
 	free(r->deferred);
-	for (i = 0; i < r->caplinks; i++)
-		free(r->links[i]);
-	free(r->links);
+	pathset_release(&r->symlinks);
+	pathset_release(&r->targets);
 	istream_free(r->is);
 	manifest_reader_free(r->lock);
 	free(r->chunks);
@@ -1022,6 +1215,8 @@ restore_run(struct repo *repo, const struct repo_archive *a,
 	r.o = o;
 	r.st = st;
 	r.sto = repo_storage(repo);
+	pathset_init(&r.symlinks, SYMLINKS_MAX);
+	pathset_init(&r.targets, TARGETS_MAX);
 	if ((rc = open_keys(&r, sk)) != ERR_OK)
 		goto done;
 	if ((rc = plan_scan(&r)) != ERR_OK)
@@ -1087,6 +1282,9 @@ restore_run(struct repo *repo, const struct repo_archive *a,
 			rc = ERR_CORRUPT;
 		}
 	}
+	if (st->withheld > WITHHELD_NAMED)
+		warnf(&r, "and %llu more items withheld by policy",
+		    (unsigned long long)(st->withheld - WITHHELD_NAMED));
 	if (rc == ERR_OK && r.refused > 0) {
 		if (o->target != NULL)
 			err_set("%llu entr%s not restored (see above)",

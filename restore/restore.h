@@ -11,12 +11,20 @@ struct keys_secret;
 
 struct restore_stats;
 
+enum { RESTORE_XATTRS_USER = 0, RESTORE_XATTRS_ALL, RESTORE_XATTRS_NONE };
+
 struct restore_opts {
 	const char *target;    /* directory to restore into; NULL: verify only,
 	                          nothing is written anywhere */
 	const char *const *include; /* fnmatch patterns on archive paths */
 	size_t ninclude;
 	int overwrite;         /* replace existing files */
+	/* What a forged archive could abuse (policy.h), withheld unless
+	 * asked for: device nodes, setuid/setgid bits, extended attributes
+	 * outside user.* (RESTORE_XATTRS_USER, the default). */
+	int devices;
+	int setuid;
+	int xattrs;
 	int threads;           /* 0: one per core */
 	volatile sig_atomic_t *cancel; /* set non-zero to abort */
 	/* Called for each refused or failed entry (names the entry). */
@@ -34,6 +42,8 @@ struct restore_stats {
 	uint64_t fetched;      /* ciphertext bytes read from storage */
 	uint64_t chunks;       /* chunks fetched and authenticated */
 	uint64_t skipped;      /* entries refused or not overwritten */
+	uint64_t withheld;     /* entries, or their setuid bits or extended
+	                          attributes, withheld by policy (policy.h) */
 	uint64_t mismatches;   /* entries whose size or hash differ from the
 	                          manifest */
 	double t_fetch;        /* seconds in storage reads (summed over threads) */

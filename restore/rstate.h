@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "pathset.h"
 #include "restore.h"
 
 struct archive_entry;
@@ -45,6 +46,7 @@ struct rs {
 	int content;                /* OBJ_CONTENT_TAR or _RAW */
 	struct istream_chunk *chunks;
 	uint64_t nchunks;
+	size_t capchunks;
 	uint64_t plain_total;
 	struct range *ranges;
 	size_t nranges, capranges;
@@ -87,11 +89,20 @@ struct rs {
 	int fresh;
 	struct archive_entry **deferred;
 	size_t ndeferred, capdeferred;
+	size_t deferred_bytes;      /* what they cost, about; bounded */
 	/* ...and regular files are checked and written by a pool of
 	 * threads (wpool.h), so that file creation runs on every core. */
 	struct wpool *wp;
-	char **links;               /* deferred symlinks' paths (hash set) */
-	size_t nlinks, caplinks;    /* caplinks: 0 or a power of two */
+	struct pathset symlinks;    /* deferred symlinks' paths */
+	/* Hard link targets the selection's links name: each is marked
+	 * once this restore made it as a regular file, and a link is made
+	 * only to a marked one.  Bounded: past its budget (targets_full) a
+	 * restore into an empty target checks on disk (all it holds is its
+	 * own), and a restore into a non-empty one refuses the links. */
+	struct pathset targets;
+	int targets_full;
+	struct archive *aw, *safe;  /* write handles (NULL: verification) */
+	uint64_t holes;             /* sparse holes hashed so far */
 
 	struct manifest_reader *lock; /* lockstep reader */
 	uint8_t *buf;
@@ -152,5 +163,15 @@ void beneath_unlink(const char *path);
  * may not replace without --overwrite (anything but a directory for a
  * directory entry). */
 int beneath_blocked(const char *path, struct archive_entry *e);
+
+/* beneath_tmpname(path): a new malloc'ed name for a file beside path
+ * (".bkp-restore-<16 hex>.tmp" in path's directory), for a file that is
+ * renamed over path once complete; NULL if out of memory. */
+char *beneath_tmpname(const char *path);
+
+/* beneath_rename(from, to, noreplace): rename from over to (both in one
+ * directory under the target); with noreplace, fail (EEXIST) rather than
+ * replace anything.  0, or -1 with errno set. */
+int beneath_rename(const char *from, const char *to, int noreplace);
 
 #endif

@@ -107,14 +107,14 @@ verify_one(struct repo *r, const struct repo_archive *a,
 	snprintf(errbuf, sizeof(errbuf), "%s", x == ERR_OK ? "" : err_get());
 	if (record && x != ERR_KEY && put_record(r, a, sk != NULL, x == ERR_OK,
 	    started, bytes, x == ERR_OK ? NULL : errbuf) != ERR_OK) {
-		fprintf(stderr, "bkp: cannot store the verification record: %s\n",
+		err_print("bkp: cannot store the verification record: %s\n",
 		    err_get());
 		if (x == ERR_OK)
 			x = ERR_FAIL;
 	}
 	err_set("%s", errbuf);
 	if (x != ERR_OK && x != ERR_KEY && !c->json)
-		fprintf(stderr, "bkp: FAILED: %s\n", err_get());
+		err_print("bkp: FAILED: %s\n", err_get());
 	if (out != NULL)
 		json_array_append_new(out, json_pack("{s:s, s:s, s:s, s:b, "
 		    "s:I, s:I, s:f, s:s?}", "id", a->id, "name", a->name,
@@ -125,7 +125,7 @@ verify_one(struct repo *r, const struct repo_archive *a,
 	else if (x == ERR_OK && !c->quiet && isatty(STDERR_FILENO)) {
 		/* Per-archive lines on a terminal; cron gets the summary. */
 		util_human(bytes, sz, sizeof(sz));
-		fprintf(stderr, "bkp: %s '%s' ok (%s, %s read%s)\n", a->id,
+		err_print("bkp: %s '%s' ok (%s, %s read%s)\n", a->id,
 		    a->name, sk != NULL ? "full" : "key-less", sz,
 		    sk != NULL ? "" : "; ciphertext only");
 	}
@@ -211,13 +211,13 @@ cmd_verify(int argc, char **argv)
 			break;
 	}
 	if (bad > 0)
-		fprintf(stderr, "bkp: FAILED: %zu archive record%s could not be "
+		err_print("bkp: FAILED: %zu archive record%s could not be "
 		    "read or parsed\n", bad, bad == 1 ? "" : "s");
 	if (out != NULL) {
 		cli_print_json(out);
 		out = NULL;
 	} else if (!c.quiet || failed + bad > 0)
-		fprintf(stderr, "bkp: verified %zu archive%s (%s): %zu "
+		err_print("bkp: verified %zu archive%s (%s): %zu "
 		    "failed\n", n, n == 1 ? "" : "s", sk != NULL ? "full" :
 		    "key-less", failed + bad);
 	rc = failed + bad > 0 || cancel ? EXIT_FAIL : EXIT_OK;

@@ -53,7 +53,8 @@ check_object(struct storage *st, const char *key, uint64_t want_size,
 				return rc;
 			}
 			if (framed && (oh.chunk_size != a->chunk_size ||
-			    oh.cipher != a->cipher)) {
+			    oh.cipher != a->cipher ||
+			    oh.content != a->content)) {
 				err_set("archive %s: '%s' header does not "
 				    "match the record", a->id, key);
 				return ERR_CORRUPT;

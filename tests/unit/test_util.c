@@ -451,3 +451,44 @@ Test(util, write_full_in_pieces)
 	free(buf);
 	free(back);
 }
+
+/* util_escape: what it leaves alone and what it quotes (issue 13 item 5:
+ * names from an archive must not drive the terminal). */
+static void
+check_escape(const char *in, size_t n, const char *want)
+{
+	char out[256];
+	size_t len = util_escape(in, n, out);
+
+	cr_assert_str_eq(out, want, "escape of %zu bytes", n);
+	cr_assert_eq(len, strlen(want));
+}
+
+Test(util, escape_table)
+{
+	check_escape("plain/path.txt", 14, "plain/path.txt");
+	check_escape("\x1b[31mred", 8, "\\033[31mred");
+	check_escape("a\ab\rc\nd\te", 9, "a\\ab\\rc\\nd\\te");
+	check_escape("back\\slash", 10, "back\\\\slash");
+	check_escape("del\x7f", 4, "del\\177");
+	check_escape("nul\0x", 5, "nul\\000x");
+	/* UTF-8 text passes; C1 controls (U+009B, CSI) and bidi overrides
+	 * (U+202E) do not; bytes that are not UTF-8 are quoted one by one. */
+	check_escape("\xc3\xa9t\xc3\xa9", 5, "\xc3\xa9t\xc3\xa9");
+	check_escape("x\xc2\x9b" "2J", 5, "x\\302\\2332J");
+	check_escape("\xe2\x80\xae" "txt", 6, "\\342\\200\\256txt");
+	check_escape("bad\xff\xc3", 5, "bad\\377\\303");
+	check_escape("\xed\xa0\x80", 3, "\\355\\240\\200");  /* surrogate */
+	check_escape("\xf0\x9f\x98\x80", 4, "\xf0\x9f\x98\x80");
+}
+
+Test(util, escape_worst_case_fits)
+{
+	char in[64], out[4 * sizeof(in) + 1];
+	size_t i;
+
+	for (i = 0; i < sizeof(in); i++)
+		in[i] = (char)(0x80 + i);
+	cr_assert_leq(util_escape(in, sizeof(in), out), 4 * sizeof(in));
+	cr_assert_eq(strchr(out, 0x1b), NULL);
+}
