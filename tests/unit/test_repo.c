@@ -390,6 +390,25 @@ struct arec {
 	int64_t created_us;
 };
 
+/* The id of the repository at root (records must name it), or a fixed
+ * one before there is a config. */
+static const char *
+root_repo_id(void)
+{
+	static char id[REPO_ID_HEX + 1];
+	char path[256];
+	json_t *c, *v;
+
+	snprintf(path, sizeof(path), "%s/config", root);
+	snprintf(id, sizeof(id), "%s", "0123456789abcdef0123456789abcdef");
+	if ((c = json_load_file(path, 0, NULL)) != NULL) {
+		if (json_is_string(v = json_object_get(c, "id")))
+			snprintf(id, sizeof(id), "%s", json_string_value(v));
+		json_decref(c);
+	}
+	return id;
+}
+
 static json_t *
 record_json(const char *id, const char *name, int64_t created_us,
     const struct keys_public *to, const uint8_t *datakey)
@@ -415,7 +434,7 @@ record_json(const char *id, const char *name, int64_t created_us,
 	    "s:i, s:{s:s, s:i, s:s}, s:{s:s, s:i, s:s}, s:[{s:s, s:s}], "
 	    "s:{s:i, s:i, s:i, s:i, s:f}}",
 	    "bkp_archive", 1, "id", id,
-	    "repository", "0123456789abcdef0123456789abcdef", "name", name,
+	    "repository", root_repo_id(), "name", name,
 	    "host", "host1", "created", when, "created_us",
 	    (json_int_t)created_us, "cipher", "xchacha20poly1305",
 	    "content", "tar", "chunk_size", 4096, "chunks", 3,
@@ -701,6 +720,14 @@ Test(repo, malformed_records_skipped_and_counted)
 		{ "name with a control character", "name", "\"d\\u001bb\"" },
 		{ "no host", "host", NULL },
 		{ "host with a newline", "host", "\"h\\nx\"" },
+		{ "host with ESC", "host", "\"h\\u001b[2Jx\"" },
+		{ "host with a space", "host", "\"h x\"" },
+		{ "empty host", "host", "\"\"" },
+		{ "another repository", "repository",
+		    "\"0123456789abcdef0123456789abcdef\"" },
+		{ "no repository", "repository", NULL },
+		{ "no content", "content", NULL },
+		{ "unknown content", "content", "\"zip\"" },
 		{ "no created_us", "created_us", NULL },
 		{ "negative created_us", "created_us", "-1" },
 		{ "created_us as string", "created_us", "\"1000\"" },
@@ -792,7 +819,14 @@ Test(repo, malformed_records_skipped_and_counted)
 		cr_assert_eq(repo_find(r, "latest", &a), ERR_OK);
 		cr_expect_str_eq(a.id, IDA);
 		repo_archive_release(&a);
-		cr_expect_eq(repo_find(r, "bb00", &a), ERR_NOTFOUND);
+		/* Named by id, a malformed record is reported as such (issue
+		 * 13: not as "no archive with id"). */
+		cr_expect_eq(repo_find(r, "bb00", &a), ERR_CORRUPT);
+		cr_expect(strstr(err_get(), "malformed") != NULL, "%s",
+		    err_get());
+		cr_expect_eq(repo_find(r, "ee00", &a), ERR_NOTFOUND);
+		cr_expect(strstr(err_get(), "no archive with id") != NULL,
+		    "%s", err_get());
 	}
 	repo_free(r);
 	/* and each mutation alone is refused (no accidental pass) */
