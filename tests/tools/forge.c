@@ -15,6 +15,28 @@
  * of the current version 2 (BLAKE3), so that the tests also prove bkp
  * still reads version 1 archives; the file records' hash member must then
  * be "blake2b" (else "blake3").
+ *
+ * Knobs for manifest- and container-level attacks (all optional; each a
+ * JSON text in the environment unless said otherwise):
+ *   BKP_FORGE_RECORD_EDIT  merged into the archive record (archives/<id>.json)
+ *                          before it is written: members replace, objects
+ *                          merge recursively, null deletes a member
+ *   BKP_FORGE_END_EDIT     merged likewise into the manifest's "end" record
+ *   BKP_FORGE_CHUNK_EDIT   an object keyed by chunk index ("0", "1", ...):
+ *                          an object is merged into that "chunk" record,
+ *                          null drops the record, an array of objects is
+ *                          written instead of it (each merged into a copy)
+ *   BKP_FORGE_RAW_LINES    a FILE whose bytes are appended verbatim to the
+ *                          manifest plaintext after the file records (no
+ *                          JSON check, no line-length bound)
+ *   BKP_FORGE_BOMB=N       a decompression bomb: the data object is one
+ *                          chunk, TARFILE padded with zeros to N bytes,
+ *                          compressed as one zstd frame that declares N
+ *                          bytes (the chunk record says chunk_size, or N
+ *                          if smaller); with BKP_FORGE_BOMB_NOSIZE=1 the
+ *                          frame does not declare its content size
+ * Manifest records are written here (not through manifest_put), so a
+ * record may exceed the readers' line bound.
  * Exit status: 0 ok, 1 failure, 2 usage.
  */
 #include <stdio.h>
@@ -24,12 +46,12 @@
 
 #include <jansson.h>
 #include <sodium.h>
+#include <zstd.h>
 
 #include "crypto.h"
 #include "err.h"
 #include "hash.h"
 #include "keys.h"
-#include "manifest.h"
 #include "objfmt.h"
 #include "ostream.h"
 #include "repo.h"
@@ -37,23 +59,120 @@
 #include "util.h"
 
 #define BUFSZ (1u << 16)
+#define MANIFEST_CHUNK (1u << 20)
 
-/* Chunk callback: one manifest "chunk" record per data chunk. */
+/* The manifest's plaintext stream (docs/FORMAT.md §8), written here so
+ * that lines need not be valid or short. */
+struct mw {
+	struct ostream *os;
+};
+
+static int
+mput_raw(struct mw *mw, const void *b, size_t n)
+{
+	return ostream_write(mw->os, b, n);
+}
+
+static int
+mput(struct mw *mw, const json_t *rec)
+{
+	char *s;
+	int rc;
+
+	if ((s = json_dumps(rec, JSON_COMPACT | JSON_ENSURE_ASCII)) == NULL) {
+		err_set("cannot encode manifest record");
+		return ERR_FAIL;
+	}
+	rc = mput_raw(mw, s, strlen(s));
+	free(s);
+	return rc == ERR_OK ? mput_raw(mw, "\n", 1) : rc;
+}
+
+/* JSON merge (RFC 7386): patch's members replace dst's, objects merge,
+ * null deletes. */
+static void
+merge(json_t *dst, json_t *patch)
+{
+	const char *k;
+	json_t *v, *d;
+
+	json_object_foreach(patch, k, v) {
+		d = json_object_get(dst, k);
+		if (json_is_null(v))
+			json_object_del(dst, k);
+		else if (json_is_object(v) && json_is_object(d))
+			merge(d, v);
+		else
+			json_object_set(dst, k, v);
+	}
+}
+
+/* The JSON of environment variable name, or NULL (set: fail on bad JSON). */
+static json_t *
+env_json(const char *name, int *bad)
+{
+	const char *s = getenv(name);
+	json_error_t jerr;
+	json_t *j;
+
+	if (s == NULL || *s == '\0')
+		return NULL;
+	if ((j = json_loads(s, 0, &jerr)) == NULL) {
+		fprintf(stderr, "bkp-forge: %s: %s\n", name, jerr.text);
+		*bad = 1;
+	}
+	return j;
+}
+
+static json_t *chunk_edit;
+
+/* Chunk callback: one manifest "chunk" record per data chunk (edited as
+ * BKP_FORGE_CHUNK_EDIT says). */
+static int
+chunk_put(struct mw *mw, uint64_t index, uint64_t offset, uint64_t sealed,
+    uint64_t plain)
+{
+	json_t *j = json_pack("{s:s, s:I, s:I, s:I, s:I}", "t", "chunk", "i",
+	    (json_int_t)index, "off", (json_int_t)offset, "len",
+	    (json_int_t)sealed, "plain", (json_int_t)plain);
+	json_t *ed = NULL, *c, *v;
+	char k[32];
+	size_t i;
+	int rc = ERR_OK;
+
+	if (j == NULL)
+		return ERR_FAIL;
+	snprintf(k, sizeof(k), "%llu", (unsigned long long)index);
+	if (chunk_edit != NULL)
+		ed = json_object_get(chunk_edit, k);
+	if (ed == NULL || json_is_object(ed)) {
+		if (ed != NULL)
+			merge(j, ed);
+		rc = mput(mw, j);
+	} else if (json_is_array(ed)) {
+		json_array_foreach(ed, i, v) {
+			if (rc != ERR_OK || (c = json_deep_copy(j)) == NULL)
+				break;
+			if (json_is_object(v))
+				merge(c, v);
+			rc = mput(mw, c);
+			json_decref(c);
+		}
+	}       /* null: dropped */
+	json_decref(j);
+	return rc;
+}
+
 static int
 chunk_record(void *arg, const struct ostream_chunk *c)
 {
-	json_t *j = json_pack("{s:s, s:I, s:I, s:I, s:I}", "t", "chunk", "i",
-	    (json_int_t)c->index, "off", (json_int_t)c->offset, "len",
-	    (json_int_t)c->sealed_len, "plain", (json_int_t)c->plain_len);
-	int rc = j == NULL ? ERR_FAIL : manifest_put(arg, j);
-
-	json_decref(j);
-	return rc == ERR_OK ? 0 : -1;
+	return chunk_put(arg, c->index, c->offset, c->sealed_len,
+	    c->plain_len) == ERR_OK ? 0 : -1;
 }
 
 /* Put rec (consumed) into the manifest. */
 static int
-put(struct manifest_writer *mw, json_t *rec)
+put(struct mw *mw, json_t *rec)
 {
 	int rc;
 
@@ -61,7 +180,7 @@ put(struct manifest_writer *mw, json_t *rec)
 		err_set("cannot build a manifest record");
 		return ERR_FAIL;
 	}
-	rc = manifest_put(mw, rec);
+	rc = mput(mw, rec);
 	json_decref(rec);
 	return rc;
 }
@@ -69,7 +188,7 @@ put(struct manifest_writer *mw, json_t *rec)
 /* Copy the records of path into the manifest, as given; count the "file"
  * records and their content bytes. */
 static int
-put_file_records(struct manifest_writer *mw, const char *path,
+put_file_records(struct mw *mw, const char *path,
     uint64_t *files, uint64_t *bytes)
 {
 	json_error_t jerr;
@@ -97,7 +216,9 @@ put_file_records(struct manifest_writer *mw, const char *path,
 		if (json_is_string(json_object_get(j, "t")) &&
 		    strcmp(json_string_value(json_object_get(j, "t")),
 		    "file") == 0) {
-			if (manifest_get_u64(j, "size", &size) == ERR_OK)
+			size = json_integer_value(json_object_get(j,
+			    "size"));
+			if (json_is_integer(json_object_get(j, "size")))
 				*bytes += size;
 			(*files)++;
 		}
@@ -133,6 +254,91 @@ put_tar(struct ostream *os, const char *path, uint64_t *tar_bytes)
 	}
 	free(buf);
 	fclose(f);
+	return rc;
+}
+
+/* Append the bytes of file path to the manifest verbatim. */
+static int
+put_raw_lines(struct mw *mw, const char *path)
+{
+	uint8_t buf[BUFSZ];
+	size_t n;
+	FILE *f;
+	int rc = ERR_OK;
+
+	if ((f = fopen(path, "rb")) == NULL) {
+		err_set("cannot open '%s'", path);
+		return ERR_FAIL;
+	}
+	while (rc == ERR_OK && (n = fread(buf, 1, sizeof(buf), f)) > 0)
+		rc = mput_raw(mw, buf, n);
+	fclose(f);
+	return rc;
+}
+
+/*
+ * BKP_FORGE_BOMB: write the data object by hand: one chunk whose
+ * plaintext is the tar padded with zeros to n bytes, as one zstd frame
+ * (declaring its content size unless nosize), sealed as the last chunk.
+ */
+static int
+put_bomb(struct storage *sto, const char *dkey, const struct obj_header *h,
+    const uint8_t *subkey, int alg, const char *tarpath, uint64_t n,
+    int nosize, struct mw *mw, struct ostream_result *res,
+    uint64_t *tar_bytes)
+{
+	uint8_t hdr[OBJ_HEADER], *plain = NULL, *obj = NULL;
+	size_t zcap, z, got;
+	ZSTD_CCtx *cc = NULL;
+	FILE *f = NULL;
+	int rc = ERR_FAIL;
+
+	objfmt_encode(h, hdr);
+	zcap = ZSTD_compressBound((size_t)n);
+	if ((plain = calloc(1, (size_t)n)) == NULL ||
+	    (obj = malloc(OBJ_HEADER + 4 + zcap + CRYPTO_TAG)) == NULL ||
+	    (cc = ZSTD_createCCtx()) == NULL ||
+	    (f = fopen(tarpath, "rb")) == NULL) {
+		err_set("bomb: out of memory or cannot read '%s'", tarpath);
+		goto out;
+	}
+	got = fread(plain, 1, (size_t)n, f);
+	*tar_bytes = n;
+	(void)got;
+	ZSTD_CCtx_setParameter(cc, ZSTD_c_contentSizeFlag, nosize ? 0 : 1);
+	z = ZSTD_compress2(cc, obj + OBJ_HEADER + 4, zcap, plain, (size_t)n);
+	if (ZSTD_isError(z)) {
+		err_set("bomb: zstd: %s", ZSTD_getErrorName(z));
+		goto out;
+	}
+	/* seal in place: the compressed frame, then the tag */
+	{
+		uint8_t *frame = malloc(z);
+
+		if (frame == NULL)
+			goto out;
+		memcpy(frame, obj + OBJ_HEADER + 4, z);
+		rc = crypto_seal(h->cipher, subkey, hdr, OBJ_HEADER, 0, 1,
+		    frame, z, obj + OBJ_HEADER + 4);
+		free(frame);
+		if (rc != ERR_OK)
+			goto out;
+	}
+	memcpy(obj, hdr, OBJ_HEADER);
+	objfmt_put_le32(obj + OBJ_HEADER, (uint32_t)(z + CRYPTO_TAG));
+	res->size = OBJ_HEADER + 4 + z + CRYPTO_TAG;
+	res->chunks = 1;
+	hash_buf(alg, obj, (size_t)res->size, res->hash);
+	if ((rc = chunk_put(mw, 0, OBJ_HEADER, z + CRYPTO_TAG,
+	    n < h->chunk_size ? n : h->chunk_size)) != ERR_OK)
+		goto out;
+	rc = storage_put_bytes(sto, dkey, obj, (size_t)res->size);
+out:
+	if (f != NULL)
+		fclose(f);
+	ZSTD_freeCCtx(cc);
+	free(plain);
+	free(obj);
 	return rc;
 }
 
@@ -173,7 +379,8 @@ main(int argc, char **argv)
 {
 	const struct repo_config *cfg;
 	struct repo *r = NULL;
-	struct manifest_writer *mw = NULL;
+	struct mw mwbuf = { NULL }, *mw = &mwbuf;
+	struct obj_header mh;
 	struct ostream *os = NULL;
 	struct ostream_result dres;
 	struct obj_header h;
@@ -187,14 +394,22 @@ main(int argc, char **argv)
 	int alg = version == 1 ? HASH_BLAKE2B : HASH_BLAKE3;
 	const char *host = "bkp-forge";
 	int64_t created_us = util_now_us();
-	int rc = ERR_FAIL, data_done = 0, man_done = 0;
-	json_t *rec;
+	int rc = ERR_FAIL, data_done = 0, man_done = 0, bad = 0;
+	const char *raw_lines = getenv("BKP_FORGE_RAW_LINES");
+	const char *bomb = getenv("BKP_FORGE_BOMB");
+	const char *nosize = getenv("BKP_FORGE_BOMB_NOSIZE");
+	json_t *rec, *record_edit, *end_edit;
 
 	if (argc != 5) {
 		fprintf(stderr, "usage: bkp-forge REPO NAME TARFILE "
 		    "MANIFEST_LINES\n");
 		return 2;
 	}
+	record_edit = env_json("BKP_FORGE_RECORD_EDIT", &bad);
+	end_edit = env_json("BKP_FORGE_END_EDIT", &bad);
+	chunk_edit = env_json("BKP_FORGE_CHUNK_EDIT", &bad);
+	if (bad)
+		return 2;
 	if (crypto_init() != 0 || (keys = sodium_malloc(3 * 32)) == NULL) {
 		err_set("cannot initialise libsodium");
 		goto done;
@@ -219,8 +434,14 @@ main(int argc, char **argv)
 
 	/* Manifest: archive record, file records; data: the tar, with a
 	 * chunk record per chunk; then the end record. */
-	if ((rc = manifest_writer_new(repo_storage(r), mkey, h.cipher,
-	    keys + 64, h.id, alg, &mw)) != ERR_OK)
+	memset(&mh, 0, sizeof(mh));
+	mh.type = OBJ_TYPE_MANIFEST;
+	mh.cipher = h.cipher;
+	mh.content = OBJ_CONTENT_JSONL;
+	mh.chunk_size = MANIFEST_CHUNK;
+	memcpy(mh.id, h.id, sizeof(mh.id));
+	if ((rc = ostream_new(repo_storage(r), mkey, &mh, keys + 64, alg, 3, 0,
+	    NULL, NULL, &mw->os)) != ERR_OK)
 		goto done;
 	rec = json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:I}",
 	    "t", "archive", "v", version, "id", id, "name", argv[2],
@@ -231,21 +452,39 @@ main(int argc, char **argv)
 		json_object_set_new(rec, "hash", json_string(hash_name(alg)));
 	if ((rc = put(mw, rec)) != ERR_OK ||
 	    (rc = put_file_records(mw, argv[4], &files, &bytes)) != ERR_OK ||
-	    (rc = ostream_new(repo_storage(r), dkey, &h, keys + 32, alg, 3, 0,
-	    chunk_record, mw, &os)) != ERR_OK ||
+	    (raw_lines != NULL && *raw_lines != '\0' &&
+	    (rc = put_raw_lines(mw, raw_lines)) != ERR_OK))
+		goto done;
+	if (bomb != NULL && *bomb != '\0') {
+		if ((rc = put_bomb(repo_storage(r), dkey, &h, keys + 32, alg,
+		    argv[3], strtoull(bomb, NULL, 10), nosize != NULL &&
+		    strcmp(nosize, "1") == 0, mw, &dres, &tar_bytes)) != ERR_OK)
+			goto done;
+	} else if ((rc = ostream_new(repo_storage(r), dkey, &h, keys + 32, alg,
+	    3, 0, chunk_record, mw, &os)) != ERR_OK ||
 	    (rc = put_tar(os, argv[3], &tar_bytes)) != ERR_OK ||
 	    (rc = ostream_finish(os, &dres)) != ERR_OK)
 		goto done;
 	data_done = 1;
 	util_hex(dres.hash, 32, hex);
-	if ((rc = put(mw, json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:s, s:I}",
+	rec = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:s, s:I}",
 	    "t", "end", "files", (json_int_t)files, "bytes", (json_int_t)bytes,
 	    "tar_bytes", (json_int_t)tar_bytes, "chunks",
 	    (json_int_t)dres.chunks, "data_size", (json_int_t)dres.size,
 	    hash_member(member, "data", alg), hex, "warnings",
-	    (json_int_t)0))) != ERR_OK ||
-	    (rc = manifest_writer_finish(mw, &msize, mhash)) != ERR_OK)
+	    (json_int_t)0);
+	if (rec != NULL && end_edit != NULL)
+		merge(rec, end_edit);
+	if ((rc = put(mw, rec)) != ERR_OK)
 		goto done;
+	{
+		struct ostream_result mres;
+
+		if ((rc = ostream_finish(mw->os, &mres)) != ERR_OK)
+			goto done;
+		msize = mres.size;
+		memcpy(mhash, mres.hash, 32);
+	}
 	man_done = 1;
 
 	/* The archive record: the commit. */
@@ -265,6 +504,8 @@ main(int argc, char **argv)
 	    "seconds", 0.0);
 	if (rec != NULL && version >= 2)
 		json_object_set_new(rec, "hash", json_string(hash_name(alg)));
+	if (rec != NULL && record_edit != NULL)
+		merge(rec, record_edit);
 	text = rec == NULL ? NULL : json_dumps(rec, JSON_INDENT(2) |
 	    JSON_SORT_KEYS);
 	json_decref(rec);
@@ -287,7 +528,10 @@ done:
 	}
 	free(text);
 	ostream_free(os);
-	manifest_writer_free(mw);
+	ostream_free(mw->os);
+	json_decref(record_edit);
+	json_decref(end_edit);
+	json_decref(chunk_edit);
 	repo_free(r);
 	if (keys != NULL)
 		sodium_free(keys);
