@@ -636,7 +636,9 @@ f.tar.record(header(name=b"paxbig", size=4), b"data")
 f.record({"t": "file", "path": "paxbig", "type": "file", "mode": 420, "uid": 0, "gid": 0,
           "mtime": 1700000000, "size": 4, H: digest(b"data"), "o": o, "e": f.tar.offset})
 PY
-	corpus pax_record_huge fail '.' paxbig "$ID|'paxbig'|'small'"
+	# libarchive skips a malformed pax record with a warning: any outcome
+	# but a crash, a hang or a write outside.
+	corpus pax_record_huge any '.' paxbig "$ID"
 	build gnu_name_huge <<'PY'
 f.file("small", b"small")
 f.file("n" * (2 << 20), b"data", names="gnu")
