@@ -56,7 +56,7 @@
  * declare HOLES_BASE bytes of them, and HOLES_PER_BYTE more for each
  * byte of data it really holds, so that a declared size of 2^50 bytes
  * cannot keep a restore hashing for days. */
-#define HOLES_BASE ((uint64_t)1 << 40)
+#define HOLES_BASE ((uint64_t)64 << 30)
 #define HOLES_PER_BYTE 1024
 
 static void
@@ -92,7 +92,7 @@ static void
 withhold(struct rs *r, const char *path, const char *why)
 {
 	if (++r->st->withheld <= WITHHELD_NAMED)
-		warnf(r, "'%s': %s", path, why);
+		warnf(r, "'%s': withheld by policy: %s", path, why);
 }
 
 /* libarchive's message for ar, never NULL (it has none for some
@@ -281,7 +281,7 @@ hash_holes(struct rs *r, struct hash *h, uint64_t n, const char *path)
 	if (n > budget - r->holes) {
 		util_human(n, hs, sizeof(hs));
 		err_set("archive %s: '%s' declares %s of sparse holes, more "
-		    "than the archive's data justifies (1 TiB, and %u bytes "
+		    "than the archive's data justifies (64 GiB, and %u bytes "
 		    "for each byte of data)", r->a->id, path, hs,
 		    HOLES_PER_BYTE);
 		return ERR_CORRUPT;
@@ -711,7 +711,8 @@ one_entry(struct rs *r, struct archive *ar, struct archive_entry *e)
 	}
 	if (path == NULL || strcmp(path, f.path) != 0) {
 		err_set("archive %s: the data and the manifest disagree at an "
-		    "entry", r->a->id);
+		    "entry: the tar entry is '%s', the manifest's record '%s'",
+		    r->a->id, path != NULL ? path : "", f.path);
 		rc = ERR_CORRUPT;
 		goto done;
 	}
@@ -751,6 +752,14 @@ one_entry(struct rs *r, struct archive *ar, struct archive_entry *e)
 	if (!skip && (!beneath_path_safe(path) ||
 	    (hl != NULL && !beneath_path_safe(hl)))) {
 		warnf(r, "refusing unsafe path '%s'", path);
+		r->refused++;
+		skip = 1;
+	}
+	if (!skip && renamed && f.type != MF_FILE) {
+		/* A partial restore gives a selected hard link its target's
+		 * data: only a regular file's. */
+		warnf(r, "refusing '%s': a hard link to a %s", path,
+		    manifest_type_name(f.type));
 		r->refused++;
 		skip = 1;
 	}
@@ -909,6 +918,24 @@ pool_threads(void)
 	return n < 2 ? 2 : n > 4 ? 4 : n;
 }
 
+/* The tar reader cannot read the next entry's header: name the entry
+ * the manifest says comes next. */
+static int
+header_error(struct rs *r, struct archive *ar)
+{
+	char *msg = strdup(tar_error(ar));
+	struct mfile f;
+
+	if (msg != NULL && next_expected(r, &f) == 1) {
+		err_set("archive %s: '%s': %s", r->a->id, f.path, msg);
+		manifest_file_release(&f);
+	} else
+		err_set("archive %s: %s", r->a->id, msg != NULL ? msg :
+		    "malformed tar data");
+	free(msg);
+	return ERR_CORRUPT;
+}
+
 static int
 run_tar(struct rs *r)
 {
@@ -957,10 +984,7 @@ run_tar(struct rs *r)
 			break;
 		if (x < ARCHIVE_WARN) {
 			rc = r->feed_status != ERR_OK ? r->feed_status :
-			    ERR_CORRUPT;
-			if (r->feed_status == ERR_OK)
-				err_set("archive %s: %s", r->a->id,
-				    tar_error(ar));
+			    header_error(r, ar);
 			goto done;
 		}
 		if ((rc = one_entry(r, ar, e)) != ERR_OK)
