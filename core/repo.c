@@ -155,8 +155,8 @@ done:
 	return rc;
 }
 
-static int
-parse_config(const uint8_t *buf, size_t len, struct repo_config *c)
+int
+repo_parse_config(const uint8_t *buf, size_t len, struct repo_config *c)
 {
 	json_error_t jerr;
 	json_t *j, *v, *arr, *r;
@@ -249,7 +249,7 @@ repo_open(const char *url, const struct storage_opts *sopts,
 	}
 	if (rc != ERR_OK)
 		goto fail;
-	if ((rc = parse_config(buf, len, &r->cfg)) != ERR_OK) {
+	if ((rc = repo_parse_config(buf, len, &r->cfg)) != ERR_OK) {
 		err_prefix("'%s': ", url);
 		goto fail;
 	}
@@ -268,8 +268,16 @@ repo_free(struct repo *r)
 	if (r == NULL)
 		return;
 	storage_free(r->st);
-	free(r->cfg.recip);
+	repo_config_release(&r->cfg);
 	free(r);
+}
+
+void
+repo_config_release(struct repo_config *c)
+{
+	free(c->recip);
+	c->recip = NULL;
+	c->nrecip = 0;
 }
 
 struct storage *
@@ -343,11 +351,8 @@ host_ok(const char *s)
 	return 1;
 }
 
-/* parse_record(buf, len, id, repo_id, a): decode and bound-check an
- * archive record whose object key says it is archive id, of the
- * repository whose config has id repo_id. */
-static int
-parse_record(const uint8_t *buf, size_t len, const char *id,
+int
+repo_parse_record(const uint8_t *buf, size_t len, const char *id,
     const char *repo_id, struct repo_archive *a)
 {
 	json_error_t jerr;
@@ -541,7 +546,7 @@ load_record(struct repo *r, const char *id, struct repo_archive *a)
 	repo_key_record(id, key, sizeof(key));
 	if ((rc = storage_get(r->st, key, MAX_RECORD, &buf, &len)) != ERR_OK)
 		return rc;
-	rc = parse_record(buf, len, id, r->cfg.id, a);
+	rc = repo_parse_record(buf, len, id, r->cfg.id, a);
 	free(buf);
 	return rc;
 }

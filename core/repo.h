@@ -72,6 +72,31 @@ int repo_init(const char *url, const struct storage_opts *sopts,
 int repo_open(const char *url, const struct storage_opts *sopts,
     struct repo **out);
 
+/*
+ * repo_parse_config(buf, len, &c): parse and bound-check the bytes of a
+ * "config" object (untrusted: read from storage).  ERR_OK, ERR_CORRUPT
+ * (message set) if they are not a well-formed format-1 config, ERR_FAIL if
+ * out of memory.  On success release with repo_config_release(); on
+ * failure c holds nothing.  repo_open() uses it; exported for the fuzz
+ * harness (tests/fuzz/fuzz_config.c).
+ */
+int repo_parse_config(const uint8_t *buf, size_t len, struct repo_config *c);
+
+/* repo_config_release(c): free what c holds (not c itself). */
+void repo_config_release(struct repo_config *c);
+
+/*
+ * repo_parse_record(buf, len, id, repo_id, &a): parse and bound-check the
+ * bytes of the archive record "archives/<id>.json" (untrusted); id is the
+ * 32 hex digits its key names, which the record's "id" must repeat, and
+ * repo_id the repository's, which its "repository" must.  ERR_OK (then
+ * release with repo_archive_release()), ERR_CORRUPT (message naming the
+ * record) or ERR_FAIL (out of memory); on failure a holds nothing.
+ * repo_list() uses it; exported for the fuzz harness.
+ */
+int repo_parse_record(const uint8_t *buf, size_t len, const char *id,
+    const char *repo_id, struct repo_archive *a);
+
 /* repo_free(r): NULL does nothing. */
 void repo_free(struct repo *r);
 
