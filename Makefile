@@ -2,6 +2,8 @@
 # make            build build/bkp
 # make test       unit + integration tests, normal and sanitizer builds
 # make bench      benchmarks against the peers (never part of test or CI)
+# make fuzz       build the libFuzzer harnesses and run each FUZZ_SECONDS
+#                 (never part of test or CI; docs/FUZZING.md)
 
 CC      ?= cc
 BUILD   ?= build
@@ -14,6 +16,19 @@ ifeq ($(SAN),1)
 BUILD   = build-san
 SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 OPT     = -O1 -g
+endif
+# The fuzz harnesses (tests/fuzz/) and the library under them: clang with
+# libFuzzer's coverage, ASan and UBSan, in a build directory of their own.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_NAMES    = $(sort $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c)))
+ifeq ($(FUZZ),1)
+BUILD   = build-fuzz
+CC      = $(FUZZ_CC)
+SANFLAGS = -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+OPT     = -O1 -g
+# clang only: report.c's tables split long strings across lines on purpose.
+WARN   += -Wno-string-concatenation
 endif
 # BLAKE3 (the hash of format version 2 archives): the system library where
 # there is one (libblake3, Debian 13), else its reference C implementation as
@@ -93,6 +108,22 @@ $(BUILD)/tests/bkp-forge: $(BUILD)/obj/tests/tools/forge.o $(BUILD)/libbkp.a
 
 unit-bins: $(TEST_BINS) $(BUILD)/tests/bkp-forge
 
+# One libFuzzer binary per harness, with the harnesses' shared helpers.
+FUZZ_SUPPORT = $(BUILD)/obj/tests/fuzz/fuzz.o $(BUILD)/obj/tests/fuzz/memstore.o
+$(BUILD)/fuzz/fuzz_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(FUZZ_SUPPORT) $(BUILD)/libbkp.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
+fuzz-bins: $(FUZZ_NAMES:%=$(BUILD)/fuzz/fuzz_%)
+
+# Build the harnesses (FUZZ=1 selects clang and build-fuzz/).
+fuzz-build:
+	$(MAKE) FUZZ=1 fuzz-bins
+
+# Run each harness for FUZZ_SECONDS on its seed corpus (tests/fuzz/corpus/).
+fuzz: fuzz-build
+	tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS) $(FUZZ_NAMES)
+
 # Unit tests: Criterion, one binary per module.
 unit: $(TEST_BINS)
 	@tests/run-unit.sh $(BUILD)
@@ -111,7 +142,7 @@ bench: all
 	bench/run.sh
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
 
-.PHONY: all unit unit-bins integration test bench clean
+.PHONY: all unit unit-bins integration test bench clean fuzz fuzz-build fuzz-bins
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
