@@ -131,10 +131,8 @@ manifest_reader_open(struct storage *st, const char *key, int cipher,
 int
 manifest_next(struct manifest_reader *mr, json_t **rec, const char **type)
 {
-	json_error_t jerr;
 	uint8_t *nl;
 	size_t got, linelen;
-	json_t *j, *t;
 	int rc;
 
 	for (;;) {
@@ -165,9 +163,20 @@ manifest_next(struct manifest_reader *mr, json_t **rec, const char **type)
 		mr->len += got;
 	}
 	linelen = (size_t)(nl - (mr->buf + mr->pos));
-	j = json_loadb((const char *)mr->buf + mr->pos, linelen,
-	    JSON_REJECT_DUPLICATES, &jerr);
+	rc = manifest_parse_line((const char *)mr->buf + mr->pos, linelen, rec,
+	    type);
 	mr->pos += linelen + 1;
+	return rc == ERR_OK ? 1 : rc;
+}
+
+int
+manifest_parse_line(const char *line, size_t len, json_t **rec,
+    const char **type)
+{
+	json_error_t jerr;
+	json_t *j, *t;
+
+	j = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (j == NULL || !json_is_object(j) ||
 	    !json_is_string(t = json_object_get(j, "t"))) {
 		json_decref(j);
@@ -176,7 +185,7 @@ manifest_next(struct manifest_reader *mr, json_t **rec, const char **type)
 	}
 	*rec = j;
 	*type = json_string_value(t);
-	return 1;
+	return ERR_OK;
 }
 
 int

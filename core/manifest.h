@@ -68,6 +68,16 @@ int manifest_reader_open(struct storage *st, const char *key, int cipher,
 int manifest_next(struct manifest_reader *mr, json_t **rec,
     const char **type);
 
+/*
+ * manifest_parse_line(line, len, &rec, &type): decode one record, the
+ * bytes of a line without its newline (untrusted: the plaintext is only
+ * as honest as the host that wrote it).  ERR_OK with a new reference in
+ * *rec and its "t" in *type, or ERR_CORRUPT (bad JSON, not an object, no
+ * string "t").  manifest_next() uses it; exported for the fuzz harness.
+ */
+int manifest_parse_line(const char *line, size_t len, json_t **rec,
+    const char **type);
+
 /* manifest_reader_hash(mr, hash, &size): after manifest_next returned 0,
  * the hash and size of the manifest object; -1 before. */
 int manifest_reader_hash(struct manifest_reader *mr, uint8_t hash[32],
