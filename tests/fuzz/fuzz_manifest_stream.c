@@ -1,14 +1,14 @@
 /*
- * Fuzz the manifest reader: the input is a manifest's plaintext, written
- * as a real manifest object (ostream, into memory storage) and read back
- * with manifest_reader_open / manifest_next, each "file" record decoded
- * with manifest_file_decode and the other records' common fields read as
- * restore and verify read them.  The object itself is well-formed: what is
- * fuzzed is the line reader and the record decoders behind the
- * authentication (a compromised backup host can write any plaintext).
+ * Fuzz the manifest stream reader: the input is a manifest's plaintext,
+ * written as a real manifest object (ostream, into memory storage) and
+ * read back with manifest_reader_open / manifest_next, which must end
+ * cleanly or with ERR_CORRUPT and then give the hash the writer computed.
+ * The object is well-formed: what is fuzzed is the line splitting behind
+ * the authentication (a compromised backup host can write any plaintext).
+ * Slow (the 1 MiB manifest chunks cost an mmap each under ASan); the
+ * records themselves are fuzzed fast by fuzz_manifest.c.
  */
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -48,40 +48,6 @@ write_manifest(struct storage *st, const uint8_t *data, size_t size,
 	ostream_free(os);
 }
 
-static void
-one_record(const json_t *rec, const char *type)
-{
-	struct mfile f;
-	uint64_t u;
-	size_t n;
-	char *s;
-
-	if (strcmp(type, "file") == 0) {
-		if (manifest_file_decode(rec, HASH_BLAKE3, &f) == ERR_OK) {
-			fuzz_check(f.path != NULL && strlen(f.path) ==
-			    f.pathlen && f.o <= f.e, "decoded file record");
-			fuzz_check(f.type >= MF_FILE && f.type <= MF_OTHER,
-			    "decoded file type");
-			fuzz_check((f.link != NULL) == (f.type == MF_SYMLINK ||
-			    f.type == MF_HARDLINK), "decoded link");
-		} else
-			fuzz_check(f.path == NULL && f.link == NULL,
-			    "failed decode left allocations");
-		manifest_file_release(&f);
-		/* Version 1 archives name the hash "blake2b". */
-		if (manifest_file_decode(rec, HASH_BLAKE2B, &f) == ERR_OK)
-			manifest_file_release(&f);
-		return;
-	}
-	if (manifest_get_bytes(rec, "path", &s, &n) == ERR_OK) {
-		fuzz_check(strlen(s) == n, "path with a NUL");
-		free(s);
-	}
-	(void)manifest_get_u64(rec, "i", &u);
-	(void)manifest_get_u64(rec, "off", &u);
-	(void)manifest_get_u64(rec, "len", &u);
-}
-
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -100,7 +66,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_check(manifest_reader_open(st, KEY, CRYPTO_XCHACHA20, subkey, id,
 	    HASH_BLAKE3, &mr) == ERR_OK, "manifest_reader_open");
 	while ((rc = manifest_next(mr, &rec, &type)) == 1) {
-		one_record(rec, type);
+		fuzz_check(json_is_object(rec) && type != NULL, "record");
 		json_decref(rec);
 	}
 	if (rc == 0) {
