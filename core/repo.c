@@ -524,8 +524,8 @@ nomem:
 	return ERR_FAIL;
 }
 
-static int
-cmp_created(const void *x, const void *y)
+int
+repo_archive_cmp(const void *x, const void *y)
 {
 	const struct repo_archive *a = x, *b = y;
 
@@ -582,7 +582,7 @@ repo_list(struct repo *r, const char *name, struct repo_archive **arr,
 		k++;
 	}
 	if (k > 1)
-		qsort(out, k, sizeof(*out), cmp_created);
+		qsort(out, k, sizeof(*out), repo_archive_cmp);
 	*arr = out;
 	*n = k;
 	out = NULL;

@@ -113,6 +113,10 @@ const struct repo_config *repo_config(const struct repo *r);
 int repo_list(struct repo *r, const char *name, struct repo_archive **arr,
     size_t *n, size_t *nbad);
 
+/* repo_archive_cmp(x, y): qsort order of struct repo_archive, the order of
+ * repo_list(): oldest (created_us) first, then by id. */
+int repo_archive_cmp(const void *x, const void *y);
+
 /* repo_archives_free(arr, n): free a list. */
 void repo_archives_free(struct repo_archive *arr, size_t n);
 

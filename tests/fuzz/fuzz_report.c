@@ -27,16 +27,6 @@
 #define MAX_ARCHIVES 64
 #define NOW_US 1796679600000000LL   /* fixed: the output is deterministic */
 
-static int
-cmp_created(const void *x, const void *y)
-{
-	const struct repo_archive *a = x, *b = y;
-
-	if (a->created_us != b->created_us)
-		return a->created_us < b->created_us ? -1 : 1;
-	return strcmp(a->id, b->id);
-}
-
 static void
 render(const struct report_input *in, enum report_format format)
 {
@@ -103,7 +93,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	}
 	if (nar > 1)
-		qsort(ar, nar, sizeof(ar[0]), cmp_created);
+		qsort(ar, nar, sizeof(ar[0]), repo_archive_cmp);
 	in.repo_id = "72ff5fa76b52b81d1f1f508275563fa3";
 	in.version = "fuzz";
 	in.now_us = NOW_US;
