@@ -4,7 +4,9 @@
  * separated by lines "----", each starting with a tag byte: "a" an archive
  * record (the n-th one's id is n in 32 hex digits), "d" a drill record,
  * "v" a verification record, "c" a drill configuration; others are
- * ignored.  Each format is rendered into memory; the JSON one must parse.
+ * ignored.  Each format is rendered into memory; the JSON one must parse,
+ * and the HTML one must not hold a tag "<fuzz" (which its template never
+ * writes): a name from a record that came through unescaped.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -48,6 +50,9 @@ render(const struct report_input *in, enum report_format format)
 		fuzz_check(j != NULL, "the JSON report does not parse");
 		json_decref(j);
 	}
+	if (format == REPORT_HTML)
+		fuzz_check(memmem(text, len, "<fuzz", 5) == NULL,
+		    "a record's text came into the HTML report unescaped");
 	free(text);
 }
 
