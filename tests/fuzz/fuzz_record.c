@@ -8,15 +8,17 @@
 #include "objfmt.h"
 #include "repo.h"
 
-/* The id the record's key names; the seeds use it. */
+/* The id the record's key names, and the repository's; the seeds use
+ * them. */
 #define FUZZ_ID "0123456789abcdef0123456789abcdef"
+#define FUZZ_REPO "72ff5fa76b52b81d1f1f508275563fa3"
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct repo_archive a;
 
-	if (repo_parse_record(data, size, FUZZ_ID, &a) != ERR_OK) {
+	if (repo_parse_record(data, size, FUZZ_ID, FUZZ_REPO, &a) != ERR_OK) {
 		fuzz_check(a.name == NULL && a.host == NULL && a.recip == NULL,
 		    "failed parse left allocations");
 		return 0;
