@@ -688,7 +688,7 @@ f.fifo("fifo")
 f.dir("bin")
 f.file("bin/suid", b"#!/bin/sh\n", mode=0o4755, uid=0)
 f.file("bin/sgid", b"#!/bin/sh\n", mode=0o2755, gid=0)
-cap = struct.pack("<IIIII", 0x02000002, 1 << 12, 0, 0, 0)  # VFS_CAP v2, cap_net_bind_service
+cap = struct.pack("<IIIII", 0x02000001, 1 << 10, 0, 0, 0)  # VFS_CAP v2, effective, cap_net_bind_service
 f.file("cap", b"cap", pax={"SCHILY.xattr.security.capability": cap})
 f.file("trust", b"t", pax={"SCHILY.xattr.trusted.x": "tx"})
 f.file("user", b"u", pax={"SCHILY.xattr.user.x": "ux"})
@@ -721,7 +721,7 @@ test_corpus_control_chars() {
 	build control_chars <<'PY'
 f.file("before", b"before")
 f.file("../\x1b]0;owned\x07\x1b[2J", b"e")            # ESC, BEL
-f.file(U + "/csi\xc2\x9b31m", b"e")                       # C1 CSI, absolute
+f.file(U + "/csi\u009b31m", b"e")                       # C1 CSI, absolute
 f.file("../cr\rname", b"e")                               # CR
 f.file(b"../bad\\\xff", b"e")                             # backslash, invalid UTF-8
 f.file("after", b"after")
