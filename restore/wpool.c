@@ -4,7 +4,14 @@
  * the data is still in its cache), so a whole file reaches a writer only
  * once it passed, and a streamed one gets its verdict at wpool_end.  One
  * mutex guards the writers' FIFOs, every job's segment list and the queued
- * byte count; writing runs unlocked.  Each writer sleeps on a condition of
+ * byte count; writing runs unlocked.
+ *
+ * The queue is bounded by what the queued files really hold, not by their
+ * content: a segment counts its buffer's capacity (4 KiB for a file of 20
+ * bytes), a job its own size and an estimate of its entry's (job_cost).
+ * So a restore of millions of small files holds about a thousand of them
+ * at a time, however fast the writers go; with the idle buffers (at most
+ * maxqueued bytes too), the pool's memory is bounded whatever the count.  Each writer sleeps on a condition of
  * its own, the caller on room, and a thread is woken only for what it
  * waits on: a restore makes a few hand-overs per file.
  *
@@ -59,6 +66,7 @@ struct wjob {
 	uint64_t pos;               /* the caller's: end of the data hashed */
 	int overlap;                /* the caller's: data given twice */
 	struct seg *head, *tail;    /* not yet written or freed */
+	size_t cost;                /* counted in queued once forwarded */
 	int ended;                  /* complete, or dropped (bad) */
 	int bad;                    /* failed its check, aborted or dropped */
 	int refs;
@@ -82,8 +90,11 @@ struct wpool {
 	pthread_cond_t room;        /* the caller's: queued bytes fell, or a
 	                               writer is ready */
 	int hash_alg;               /* HASH_* of the expected hashes */
-	size_t queued, maxqueued;
+	size_t queued, maxqueued;   /* what queued files hold (job_cost,
+	                               seg_cost) */
 	size_t want;                /* bytes the caller waits to add, or 0 */
+	size_t own;                 /* of queued, what the caller's waiting
+	                               job holds itself */
 	int stopping, finished;
 	uint64_t failed, corrupt;
 	char *first_bad;
@@ -173,19 +184,66 @@ wpool_unalloc(struct wpool *p, uint8_t *b, size_t len)
 	buf_put(p, b, len);
 }
 
+/* What a segment of len bytes holds: its buffer, at its capacity. */
+static size_t
+seg_cost(size_t len)
+{
+	int c = buf_class(len);
+
+	return (c < 0 ? len : (size_t)4096 << c) + sizeof(struct seg);
+}
+
 /*
- * Free a segment and give its bytes back to the queue; lock held.  A
- * caller waiting for room is woken once a quarter of the queue is free
- * beyond what it waits to add (or the queue is empty), not for every
- * segment written: it then hands over several files in a row.
+ * An estimate of what a job holds besides its segments: itself and its
+ * entry.  libarchive's clone of a tar entry measured 2.3 KiB with a short
+ * path and 5 bytes more per byte of path (kept as bytes and as wide
+ * characters, libarchive 3.6); its extended attributes and ACL entries
+ * are copied with it.
  */
+#define ENTRY_COST 2560
+#define ENTRY_COST_PER_PATH_BYTE 6
+#define ENTRY_COST_PER_ITEM 128     /* an xattr or an ACL entry, besides
+	                               its name and value */
+
+static size_t
+job_cost(struct archive_entry *e)
+{
+	const char *path = archive_entry_pathname(e), *name;
+	const void *value;
+	size_t n = sizeof(struct wjob) + ENTRY_COST, len;
+
+	if (path != NULL)
+		n += ENTRY_COST_PER_PATH_BYTE * strlen(path);
+	archive_entry_xattr_reset(e);
+	while (archive_entry_xattr_next(e, &name, &value, &len) ==
+	    ARCHIVE_OK)
+		n += ENTRY_COST_PER_ITEM + (name != NULL ? strlen(name) : 0) +
+		    len;
+	n += ENTRY_COST_PER_ITEM * (size_t)archive_entry_acl_count(e,
+	    ARCHIVE_ENTRY_ACL_TYPE_POSIX1E | ARCHIVE_ENTRY_ACL_TYPE_NFS4);
+	return n;
+}
+
+/*
+ * Give n bytes back to the queue; lock held.  A caller waiting for room
+ * is woken once a quarter of the queue is free beyond what it waits to
+ * add (or the queue is empty), not for every segment written: it then
+ * hands over several files in a row.
+ */
+static void
+unqueue(struct wpool *p, size_t n)
+{
+	p->queued -= n;
+	if (p->want > 0 && (p->queued <= p->own ||
+	    p->queued + p->want <= p->maxqueued - p->maxqueued / 4))
+		pthread_cond_signal(&p->room);
+}
+
+/* Free a segment and give what it held back to the queue; lock held. */
 static void
 seg_drop(struct wpool *p, struct seg *s)
 {
-	p->queued -= s->len;
-	if (p->want > 0 && (p->queued == 0 ||
-	    p->queued + p->want <= p->maxqueued - p->maxqueued / 4))
-		pthread_cond_signal(&p->room);
+	unqueue(p, seg_cost(s->len));
 	buf_put(p, s->data, s->len);
 	free(s);
 }
@@ -202,6 +260,8 @@ job_unref(struct wpool *p, struct wjob *j)
 		j->head = s->next;
 		seg_drop(p, s);
 	}
+	if (j->w != NULL)
+		unqueue(p, j->cost);    /* it was forwarded */
 	archive_entry_free(j->e);
 	free(j);
 }
@@ -217,6 +277,7 @@ job_new(struct archive_entry *e, const uint8_t hash[32])
 		return NULL;
 	}
 	j->e = e;
+	j->cost = job_cost(e);
 	memcpy(j->expect, hash, 32);
 	j->refs = 1;
 	return j;
@@ -282,13 +343,15 @@ jobq_pop(struct jobq *q)
 	return j;
 }
 
-/* Hand j to the writer its path hashes to; lock held. */
+/* Hand j to the writer its path hashes to, and count it in the queue
+ * until it is freed; lock held. */
 static void
 forward(struct wpool *p, struct wjob *j)
 {
 	struct writer *w = &p->w[dir_hash(archive_entry_pathname(j->e)) %
 	    (unsigned)p->nwriters];
 
+	p->queued += j->cost;
 	j->refs++;
 	j->w = w;
 	jobq_push(&w->q, j, &w->more);
@@ -545,15 +608,22 @@ wpool_new(int nwriters, int flags, int hash_alg, size_t maxqueued,
 	return ERR_OK;
 }
 
-/* Wait for room for len bytes; lock held.  -1 if the pool is stopping. */
+/*
+ * Wait for room for len bytes (job_cost, seg_cost) of a job that holds own
+ * bytes of the queue already (its cost, once forwarded); a larger piece
+ * waits until the queue holds nothing else (the job's own segments are
+ * written meanwhile).  Lock held.  -1 if the pool is stopping.
+ */
 static int
-wait_room(struct wpool *p, size_t len)
+wait_room(struct wpool *p, size_t len, size_t own)
 {
-	while (!p->stopping && p->queued > 0 && p->queued + len > p->maxqueued) {
+	while (!p->stopping && p->queued > own &&
+	    p->queued + len > p->maxqueued) {
 		p->want = len > 0 ? len : 1;
+		p->own = own;
 		pthread_cond_wait(&p->room, &p->mu);
 	}
-	p->want = 0;
+	p->want = p->own = 0;
 	if (p->stopping) {
 		err_set("internal error: the writer pool has finished");
 		return -1;
@@ -570,7 +640,7 @@ append(struct wpool *p, struct wjob *j, struct seg *s)
 	else
 		j->head = s;
 	j->tail = s;
-	p->queued += s->len;
+	p->queued += seg_cost(s->len);
 	wake_writer(j);
 }
 
@@ -618,7 +688,8 @@ wpool_put(struct wpool *p, struct archive_entry *e, const uint8_t hash[32],
 	/* Nothing after a bad file is written; without writers, only
 	 * checked. */
 	keep = p->corrupt == 0 && p->nwriters > 0;
-	if (keep && wait_room(p, len) != 0) {
+	if (keep && wait_room(p, j->cost + (s != NULL ? seg_cost(len) : 0),
+	    0) != 0) {
 		rc = ERR_FAIL;
 		keep = 0;
 	}
@@ -645,7 +716,8 @@ wpool_begin(struct wpool *p, struct archive_entry *e, const uint8_t hash[32],
 		return ERR_FAIL;
 	hash_init(&j->h, p->hash_alg);
 	pthread_mutex_lock(&p->mu);
-	if (p->stopping) {
+	if (p->corrupt == 0 && p->nwriters > 0 ? wait_room(p, j->cost, 0) != 0 :
+	    p->stopping) {
 		job_unref(p, j);
 		pthread_mutex_unlock(&p->mu);
 		err_set("internal error: the writer pool has finished");
@@ -680,7 +752,8 @@ wpool_add(struct wpool *p, struct wjob *j, uint8_t *data, size_t len,
 	if (p->stopping) {
 		err_set("internal error: the writer pool has finished");
 		rc = ERR_FAIL;
-	} else if (!j->bad && j->w != NULL && wait_room(p, len) != 0)
+	} else if (!j->bad && j->w != NULL && wait_room(p, seg_cost(len),
+	    j->cost) != 0)
 		rc = ERR_FAIL;
 	if (rc == ERR_OK && !j->bad && j->w != NULL) {
 		append(p, j, s);

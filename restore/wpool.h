@@ -23,7 +23,9 @@ struct archive_entry;
  * writer, in order, and with ARCHIVE_EXTRACT_NO_OVERWRITE a path that
  * exists is refused (libarchive alone would skip it silently).  Only for
  * plain regular files in a target that holds no symlink, whose parent
- * directories the caller makes.  The data bytes waiting are bounded.
+ * directories the caller makes.  What the waiting files hold (their
+ * buffers, at capacity, and their entries) is bounded in bytes, not in
+ * files, so memory stays flat however many small files a restore has.
  * One thread (the caller) hands files over.
  */
 struct wpool;
@@ -32,8 +34,10 @@ struct wjob;
 /*
  * wpool_new(nwriters, flags, hash_alg, maxqueued, &p): start nwriters
  * writers (0: check only) whose handles use the write_disk option flags,
- * for files hashed with hash_alg (HASH_*); at most maxqueued bytes of
- * file data wait at a time (a larger piece waits for an empty queue).
+ * for files hashed with hash_alg (HASH_*); the files waiting hold at
+ * most maxqueued bytes at a time, counting each buffer at its capacity and
+ * each file's entry and bookkeeping (a larger piece waits for an empty
+ * queue), and idle buffers kept for reuse at most maxqueued bytes more.
  * ERR_OK or ERR_FAIL.
  */
 int wpool_new(int nwriters, int flags, int hash_alg, size_t maxqueued,

@@ -5,10 +5,14 @@
  * an entry that cannot be written is counted and named once, from the
  * caller's thread; a file whose content does not match its hash is not
  * left behind and nothing after it is written; without writers the pool
- * only checks; a job cut short (the restore failed) does not hang finish.
+ * only checks; a job cut short (the restore failed) does not hang finish;
+ * the queue is bounded by what waiting files hold (buffers at capacity,
+ * entries), not by their content, and a segment larger than the queue
+ * still streams.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -348,6 +352,107 @@ Test(wpool, a_segment_larger_than_the_queue_still_goes_through,
 	expect_file("a", 3000, 3, 0600);
 	expect_file("b", 100000, 4, 0600);
 	expect_file("c", 3000, 5, 0600);
+}
+
+/* A streamed file whose segments are each larger than the queue: each
+ * waits until the queue holds nothing but the file itself. */
+Test(wpool, segments_larger_than_the_queue_stream_through, .timeout = 20)
+{
+	struct wpool *p;
+
+	cr_assert_eq(wpool_new(1, FLAGS, HASH_BLAKE3, 64u << 10, &p), ERR_OK);
+	put_whole(p, "a", 3000, 3, 0600);
+	put_stream(p, "big", (1u << 20) + 5, 300000, 4, 0, 0);
+	put_whole(p, "c", 3000, 5, 0600);
+	cr_assert_eq(wpool_finish(p), 0);
+	wpool_free(p);
+	expect_file("a", 3000, 3, 0600);
+	expect_file("big", (1u << 20) + 5, 4, 0644);
+	expect_file("c", 3000, 5, 0600);
+}
+
+/* The caller's side of the test below: tiny and empty files, handed over
+ * one by one (no Criterion assertions off the test's thread). */
+struct filler {
+	struct wpool *p;
+	int n;                      /* files handed over so far */
+	int failed;
+};
+
+static void *
+fill(void *arg)
+{
+	struct filler *f = arg;
+	uint8_t h[32], *b;
+	char name[32];
+	size_t len;
+	int i;
+
+	for (i = 0; i < 1000; i++) {
+		len = i % 2 ? 20 : 0;
+		snprintf(name, sizeof(name), "q/f%04d", i);
+		b = wpool_alloc(f->p, len);
+		if (b == NULL) {
+			f->failed = 1;
+			break;
+		}
+		memset(b, 'x', len);
+		hash_buf(HASH_BLAKE3, b, len, h);
+		if (wpool_put(f->p, entry(name, (int64_t)len, 0644), h, b,
+		    len) != ERR_OK) {
+			f->failed = 1;
+			break;
+		}
+		__atomic_store_n(&f->n, i + 1, __ATOMIC_SEQ_CST);
+	}
+	return NULL;
+}
+
+/*
+ * Files of 20 or 0 bytes wait behind a file their writer is busy with.
+ * Each holds a buffer of 4 KiB (or none) and its entry: with a 64 KiB
+ * queue, the caller must stop after a dozen of them, not after 64 KiB of
+ * content (thousands), which let a restore of millions of small files
+ * hold gigabytes.
+ */
+Test(wpool, the_queue_counts_what_a_file_holds_not_its_content,
+    .timeout = 30)
+{
+	struct wpool *p;
+	struct filler f = { NULL, 0, 0 };
+	pthread_t t;
+	struct wjob *j;
+	uint8_t h[32], *b = pattern(100, 1);
+	int n, last = -1, still = 0;
+
+	cr_assert_eq(mkdir("q", 0755), 0);
+	cr_assert_eq(wpool_new(1, FLAGS, HASH_BLAKE3, 64u << 10, &p), ERR_OK);
+	hash_of(b, 100, h);
+	/* the only writer takes this file and waits for its end */
+	cr_assert_eq(wpool_begin(p, entry("held", 100, 0644), h, &j), ERR_OK);
+	cr_assert_eq(wpool_add(p, j, pool_copy(p, b, 100), 100, 0), ERR_OK);
+	f.p = p;
+	cr_assert_eq(pthread_create(&t, NULL, fill, &f), 0);
+	/* until the caller has stood still for 300 ms, or is done */
+	while (still < 30) {
+		usleep(10000);
+		n = __atomic_load_n(&f.n, __ATOMIC_SEQ_CST);
+		still = n == last ? still + 1 : 0;
+		last = n;
+		if (n == 1000)
+			break;
+	}
+	cr_expect(last >= 1 && last <= 16, "%d small files waited in a "
+	    "64 KiB queue (at least 4 KiB each)", last);
+	wpool_end(p, j, 100, 0);
+	cr_assert_eq(pthread_join(t, NULL), 0);
+	cr_expect_eq(f.failed, 0);
+	cr_expect_eq(f.n, 1000);
+	cr_assert_eq(wpool_finish(p), 0);
+	wpool_free(p);
+	expect_file("held", 100, 1, 0644);
+	cr_expect_eq(support_count_entries("q"), 1000);
+	free(b);
 }
 
 /* Two entries of one path (a forged archive): the first is written, the
