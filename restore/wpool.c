@@ -283,18 +283,25 @@ job_new(struct archive_entry *e, const uint8_t hash[32])
 	return j;
 }
 
-/* Note one file that could not be written; lock held. */
+/* Note one file that could not be written, with the whole of its path
+ * and reason (a path may be far longer than PATH_MAX); lock held. */
 static void
 failed(struct wpool *p, const char *path, const char *why)
 {
-	char msg[1024], *m;
+	static const char fmt[] = "cannot restore '%s': %s";
+	size_t n;
+	char *m = NULL;
 
 	p->failed++;
-	snprintf(msg, sizeof(msg), "cannot restore '%s': %s",
-	    path != NULL ? path : "?", why != NULL ? why : "unknown error");
-	if (p->nmsgs < WPOOL_MAX_MSGS && (m = strdup(msg)) != NULL)
+	if (path == NULL)
+		path = "?";
+	if (why == NULL)
+		why = "unknown error";
+	n = sizeof(fmt) + strlen(path) + strlen(why);
+	if (p->nmsgs < WPOOL_MAX_MSGS && (m = malloc(n)) != NULL) {
+		snprintf(m, n, fmt, path, why);
 		p->msgs[p->nmsgs++] = m;
-	else
+	} else
 		p->dropped++;
 }
 
@@ -391,13 +398,16 @@ note_corrupt(struct wpool *p, struct wjob *j)
 		p->first_bad = strdup(path != NULL ? path : "?");
 }
 
-/* Is anything (even a dangling symlink) at path? */
+/* Is anything (even a dangling symlink) at path?  1 yes, 0 no, -1 if
+ * that cannot be told (errno set: ENAMETOOLONG, ELOOP, EACCES...). */
 static int
 exists(const char *path)
 {
 	struct stat sb;
 
-	return path != NULL && (lstat(path, &sb) == 0 || errno != ENOENT);
+	if (path == NULL || lstat(path, &sb) == 0)
+		return path != NULL;
+	return errno == ENOENT ? 0 : -1;
 }
 
 /* Next segment of j to write, NULL when there is none (j complete, or
@@ -434,12 +444,16 @@ write_job(struct wpool *p, struct archive *aw, struct wjob *j)
 	const char *path = archive_entry_pathname(j->e), *why = NULL;
 	char msg[512];
 	struct seg *s;
-	int created = 0, partial = 0, bad;
+	int created = 0, partial = 0, bad, there = 0;
 
+	if (aw != NULL && (p->flags & ARCHIVE_EXTRACT_NO_OVERWRITE))
+		there = exists(path);
 	if (aw == NULL)
 		why = "out of memory";
-	else if ((p->flags & ARCHIVE_EXTRACT_NO_OVERWRITE) && exists(path))
+	else if (there > 0)
 		why = "it exists, not overwritten (use --overwrite)";
+	else if (there < 0)
+		why = strerror(errno);  /* the path cannot even be looked at */
 	else {
 		wpool_create_lock(p);
 		if (archive_write_header(aw, j->e) < ARCHIVE_WARN)

@@ -8,10 +8,12 @@
  * only checks; a job cut short (the restore failed) does not hang finish;
  * the queue is bounded by what waiting files hold (buffers at capacity,
  * entries), not by their content, and a segment larger than the queue
- * still streams.
+ * still streams; a path too long to look at is refused with the real
+ * reason, named in full.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stddef.h>
@@ -453,6 +455,45 @@ Test(wpool, the_queue_counts_what_a_file_holds_not_its_content,
 	expect_file("held", 100, 1, 0644);
 	cr_expect_eq(support_count_entries("q"), 1000);
 	free(b);
+}
+
+static char longwarn[1 << 17];
+
+static void
+long_warn(void *arg, const char *msg)
+{
+	(void)arg;
+	snprintf(longwarn, sizeof(longwarn), "%s", msg);
+}
+
+/* A path longer than PATH_MAX cannot be looked at: the writer says so
+ * (it does not exist, so "exists, not overwritten" would be false), and
+ * the warning names the whole path and ends with the reason. */
+Test(wpool, a_path_too_long_is_refused_with_the_real_reason)
+{
+	struct wpool *p;
+	char *path, *want;
+	size_t n = 0, k;
+
+	path = malloc(PATH_MAX + 400);
+	cr_assert_not_null(path);
+	while (n < PATH_MAX + 100) {
+		for (k = 0; k < 200; k++)
+			path[n++] = 'a';
+		path[n++] = '/';
+	}
+	path[n++] = 'f';
+	path[n] = '\0';
+	cr_assert_eq(wpool_new(1, FLAGS, HASH_BLAKE3, 1u << 20, &p), ERR_OK);
+	put_whole(p, path, 10, 1, 0644);
+	cr_assert_eq(wpool_finish(p), 1);
+	wpool_warnings(p, long_warn, NULL);
+	wpool_free(p);
+	cr_assert(asprintf(&want, "cannot restore '%s': %s", path,
+	    strerror(ENAMETOOLONG)) > 0);
+	cr_expect_str_eq(longwarn, want);
+	free(want);
+	free(path);
 }
 
 /* Two entries of one path (a forged archive): the first is written, the
