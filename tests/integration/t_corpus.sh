@@ -231,6 +231,10 @@ corpus() {
 		c_run drill "${C_DRILL:-$([ "$exp" = withheld ] && echo any || echo "$exp")}" nonexistent none -- \
 			drill -r "$REPO" -k "$KEY" --dataset "$CASE" --scratch "$T/scratch" --keep
 	drill_scratch_check
+	# Every run of the case is checked: drop its targets (and the outside
+	# links to their victims), so that later snapshots stay small.
+	chmod -R u+rwX "$T/$r"-* 2>/dev/null
+	rm -rf "${T:?}/$r"-* "$T"/outside/victim-link-*
 	return 0
 }
 
