@@ -631,15 +631,21 @@ pool_done(struct rs *r, struct archive_entry *e, const struct mfile *f,
 static int
 pool_check(struct rs *r)
 {
-	char path[1024];
+	char *path;
 	uint64_t n;
 
-	if (r->wp == NULL || (n = wpool_corrupt(r->wp, path, sizeof(path))) ==
-	    0)
+	if (r->wp == NULL || wpool_corrupt(r->wp, NULL, 0) == 0)
 		return ERR_OK;
+	/* A path runs to 64 KiB: name it whole. */
+	if ((path = malloc(65537)) == NULL) {
+		err_set("out of memory");
+		return ERR_FAIL;
+	}
+	n = wpool_corrupt(r->wp, path, 65537);
 	r->st->mismatches = n;
 	err_set("archive %s: '%s' does not match its recorded size and hash",
 	    r->a->id, path);
+	free(path);
 	return ERR_CORRUPT;
 }
 

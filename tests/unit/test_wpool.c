@@ -524,7 +524,7 @@ Test(wpool, a_duplicate_path_is_refused_not_silently_skipped)
 }
 
 /* Buffers are recycled by size class, larger ones are not, and the idle
- * ones stay within half the queue. */
+ * ones stay within the queue's size. */
 Test(wpool, buffers_are_recycled_within_bounds)
 {
 	struct wpool *p;
