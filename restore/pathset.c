@@ -36,7 +36,7 @@ slot(const struct pathset *s, const char *p, size_t n)
 	const char *q;
 
 	for (i = fnv(p, n) & m; (q = s->slots[i]) != NULL; i = (i + 1) & m)
-		if (memcmp(q + 1, p, n) == 0 && q[1 + n] == '\0')
+		if (strnlen(q + 1, n + 1) == n && memcmp(q + 1, p, n) == 0)
 			return i;
 	return i;
 }
