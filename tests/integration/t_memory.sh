@@ -67,11 +67,11 @@ if what == "manifest":
     out, off = sys.stdout, 0
     for i in range(ndirs):
         out.write('{"t":"file","path":"m/d%04d/","type":"dir","mode":493,'
-                  '"size":0,"o":%d,"e":%d}\n' % (i, off, off + 512))
+                  '"uid":0,"gid":0,"size":0,"o":%d,"e":%d}\n' % (i, off, off + 512))
         off += 512
         for j in files(i):
             out.write('{"t":"file","path":"m/d%04d/f%07d","type":"file",'
-                      '"mode":420,"size":20,"o":%d,"e":%d,"blake3":"%s"}\n'
+                      '"mode":420,"uid":0,"gid":0,"size":20,"o":%d,"e":%d,"blake3":"%s"}\n'
                       % (i, j, off, off + 1024, digests[j % k]))
             off += 1024
 else:
