@@ -13,10 +13,21 @@ echo "== unit tests (optimized)"
 tests/run-unit.sh build | tee "$log/unit1" || status=1
 echo "== unit tests (ASan+UBSan)"
 tests/run-unit.sh build-san | tee "$log/unit2" || status=1
-echo "== integration tests (ASan+UBSan)"
-BKP=$PWD/build-san/bkp BKP_SUITE=san tests/integration/run.sh | tee "$log/int1" || status=1
+# The two integration suites run side by side: their tests spend most of
+# their time starting processes and waiting on the disk, so two of them
+# keep a 2-core machine busy where one does not.  Each suite's output
+# follows once it has ended.
+echo "== integration tests: ASan+UBSan and optimized, side by side"
+BKP=$PWD/build-san/bkp BKP_SUITE=san tests/integration/run.sh >"$log/int1" 2>&1 &
+san=$!
+BKP=$PWD/build/bkp tests/integration/run.sh >"$log/int2" 2>&1 &
+opt=$!
+wait "$opt" || status=1
 echo "== integration tests (optimized)"
-BKP=$PWD/build/bkp tests/integration/run.sh | tee "$log/int2" || status=1
+cat "$log/int2"
+wait "$san" || status=1
+echo "== integration tests (ASan+UBSan)"
+cat "$log/int1"
 # Totals of everything that ran.
 read -r up uf uc <<<"$(grep -h '^\[====\] Synthesis:' "$log"/unit* | awk '
 	{ for (i = 1; i <= NF; i++) {

@@ -145,14 +145,14 @@ c_check() {
 	if ! d=$(diff "$BKPT_DIR/snap-before" "$BKPT_DIR/snap-after"); then
 		c_fail "something outside the target changed: $(printf '%s' "$d" | grep -a '^[<>]' | head -n 4 | tr '\n' ' ')"
 	fi
-	canary_intact
-	[ "$(cat "$T/outside/victim-link-$MODE" 2>/dev/null || echo victim)" = victim ] ||
+	# (The snapshot covers the canaries: size, mtime and inode.)
+	if [ -e "$T/outside/victim-link-$MODE" ] && [ "$(cat "$T/outside/victim-link-$MODE")" != victim ]; then
 		c_fail "the outside hard link to victim.txt changed: '$(head -c 40 "$T/outside/victim-link-$MODE")'"
-	if LC_ALL=C grep -aqP '[\x1b\x07\x0d]|\xc2\x9b' "$BKPT_DIR/stdout" "$BKPT_DIR/stderr"; then
-		c_fail "a raw control byte (ESC, BEL, CR or C1 CSI) reached the terminal: $(LC_ALL=C grep -aP '[\x1b\x07\x0d]|\xc2\x9b' "$BKPT_DIR/stderr" "$BKPT_DIR/stdout" | head -n 2 | cat -v)"
 	fi
-	! grep -aqF '(null)' "$BKPT_DIR/stderr" || c_fail "a message says '(null)': $(grep -aF '(null)' "$BKPT_DIR/stderr" | head -n 1)"
-	! grep -aqi 'out of memory' "$BKPT_DIR/stderr" || c_fail "a message says 'out of memory': $(grep -ai 'out of memory' "$BKPT_DIR/stderr" | head -n 1)"
+	# One look for what must never be printed; the details only on a hit.
+	if LC_ALL=C grep -aqP '[\x1b\x07\x0d]|\xc2\x9b|\(null\)|(?i:out of memory)' "$BKPT_DIR/stdout" "$BKPT_DIR/stderr"; then
+		c_fail "a raw control byte (ESC, BEL, CR or C1 CSI), '(null)' or 'out of memory' was printed: $(LC_ALL=C grep -aP '[\x1b\x07\x0d]|\xc2\x9b|\(null\)|(?i:out of memory)' "$BKPT_DIR/stderr" "$BKPT_DIR/stdout" | head -n 2 | cat -v)"
+	fi
 	if [ -f "$BKPT_DIR/pre-$MODE" ] && [ "$MODE" != overwrite ]; then
 		[ "$(cat "$tgt/victim.txt" 2>/dev/null)" = victim ] && [ "$(cat "$tgt/pre/old.txt" 2>/dev/null)" = old ] ||
 			c_fail "a pre-existing file changed without --overwrite: victim.txt '$(head -c 40 "$tgt/victim.txt" 2>/dev/null)', pre/old.txt '$(head -c 40 "$tgt/pre/old.txt" 2>/dev/null)'"
