@@ -85,7 +85,9 @@ struct rs {
 	 * makes one: then symlinks and hard links are made last (through
 	 * a handle with ARCHIVE_EXTRACT_SECURE_SYMLINKS) and everything
 	 * else is written without libarchive walking every path component
-	 * for symlinks, which costs O(depth) system calls per entry. */
+	 * for symlinks, which costs O(depth) system calls per entry.  The
+	 * links held are bounded in bytes (restore.c DEFER_MAX): past that
+	 * the restore leaves this mode (leave_fresh). */
 	int fresh;
 	struct archive_entry **deferred;
 	size_t ndeferred, capdeferred;
