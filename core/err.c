@@ -72,25 +72,19 @@ err_exit_code(int status)
 void
 err_print(const char *fmt, ...)
 {
-	char small[1024], *msg = small, *esc;
+	char *msg, *esc;
 	size_t len;
 	va_list ap;
 	int n, nl;
 
 	va_start(ap, fmt);
-	n = vsnprintf(small, sizeof(small), fmt, ap);
+	n = vasprintf(&msg, fmt, ap);
 	va_end(ap);
-	if (n < 0)
+	if (n < 0) {
+		fputs("bkp: out of memory\n", stderr);
 		return;
-	if ((size_t)n >= sizeof(small) && (msg = malloc((size_t)n + 1)) !=
-	    NULL) {
-		va_start(ap, fmt);
-		vsnprintf(msg, (size_t)n + 1, fmt, ap);
-		va_end(ap);
 	}
-	if (msg == NULL)
-		msg = small;    /* cut short rather than lost */
-	len = strlen(msg);
+	len = (size_t)n;
 	nl = len > 0 && msg[len - 1] == '\n';
 	if ((esc = malloc(4 * len + 2)) != NULL) {
 		len = util_escape(msg, len - (size_t)nl, esc);
@@ -100,6 +94,5 @@ err_print(const char *fmt, ...)
 		free(esc);
 	} else
 		fputs("bkp: out of memory\n", stderr);
-	if (msg != small)
-		free(msg);
+	free(msg);
 }

@@ -209,14 +209,11 @@ check_header_record(struct rs *r, json_t *j)
 	if (!json_is_string(v))
 		goto bad;
 	content = json_string_value(v);
-	if (strcmp(content, "tar") == 0)
-		r->content = OBJ_CONTENT_TAR;
-	else if (strcmp(content, "raw") == 0)
-		r->content = OBJ_CONTENT_RAW;
-	else
+	/* The record's content was parsed and bounded with it (repo.c). */
+	if (strcmp(content, r->a->content == OBJ_CONTENT_RAW ? "raw" :
+	    "tar") != 0)
 		goto bad;
-	if (r->content != r->a->content)
-		goto bad;
+	r->content = r->a->content;
 	return ERR_OK;
 bad:
 	return record_mismatch(r);

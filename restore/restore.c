@@ -65,25 +65,20 @@ warnf(struct rs *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void
 warnf(struct rs *r, const char *fmt, ...)
 {
-	char small[512], *msg = small;
+	char *msg;
 	va_list ap;
 	int n;
 
 	/* Paths run to 64 KiB: a message is never cut short. */
 	va_start(ap, fmt);
-	n = vsnprintf(small, sizeof(small), fmt, ap);
+	n = vasprintf(&msg, fmt, ap);
 	va_end(ap);
-	if (n >= (int)sizeof(small) && (msg = malloc((size_t)n + 1)) != NULL) {
-		va_start(ap, fmt);
-		vsnprintf(msg, (size_t)n + 1, fmt, ap);
-		va_end(ap);
-	}
-	if (msg == NULL)
-		msg = small;
+	if (n < 0)
+		msg = NULL;
 	if (r->o->warn != NULL)
-		r->o->warn(r->o->arg, msg);
-	if (msg != small)
-		free(msg);
+		r->o->warn(r->o->arg, msg != NULL ? msg : "out of memory "
+		    "(a warning was lost)");
+	free(msg);
 }
 
 /* Count one thing withheld by policy (policy.h) and say what, for the
