@@ -35,15 +35,23 @@ struct rworker {
 	int started;
 };
 
-struct istream {
-	struct storage *st;
+/* What the stream keeps of a source (istream_source). */
+struct isrc {
 	char *key;
-	uint8_t hdr[OBJ_HEADER];
+	uint8_t hdr[OBJ_HEADER]; /* as stored: the chunks' additional data */
 	int cipher;
-	uint8_t *subkey;
 	size_t cs;
 	size_t maxsealed;
 	uint64_t nchunks;
+};
+
+struct istream {
+	struct storage *st;
+	struct isrc *srcs;
+	size_t nsrcs;
+	uint8_t *subkeys;    /* 32 bytes a source, in guarded memory */
+	size_t maxcs;        /* the largest chunk size: plain buffers */
+	size_t maxsealed;    /* the largest sealed frame: frame buffers */
 	const struct istream_chunk *plan;
 	size_t nplan;
 
@@ -61,7 +69,7 @@ struct istream {
 	struct rworker *workers;
 	int nworkers;
 	struct istream_stats stats;
-	int full;            /* plan is every chunk in order: hash the object */
+	int full;            /* one source, every chunk in order: hash it */
 	struct hash hstate;
 	uint64_t hashed;     /* object bytes hashed */
 	size_t next_hash;    /* next plan item the hasher takes */
@@ -157,27 +165,28 @@ open_chunk(int cipher, const uint8_t *subkey, const uint8_t *hdr,
 	return ERR_OK;
 }
 
+/* Fetch the chunk in slot s from its source src and open it. */
 static void
-process(struct istream *is, struct rworker *w, struct rslot *s)
+process_src(struct istream *is, struct rworker *w, struct rslot *s,
+    const struct istream_chunk *c, const struct isrc *src)
 {
-	const struct istream_chunk *c = &is->plan[s->plan_idx];
 	double t0, t1, t2;
 	int rc;
 
 	t0 = util_mono();
-	if (c->sealed_len < CRYPTO_TAG || c->sealed_len > is->maxsealed) {
+	if (c->sealed_len < CRYPTO_TAG || c->sealed_len > src->maxsealed) {
 		err_set("chunk %llu: invalid length %u",
 		    (unsigned long long)c->index, c->sealed_len);
 		rc = ERR_CORRUPT;
 		goto out;
 	}
-	rc = storage_get_range(is->st, is->key, c->offset,
+	rc = storage_get_range(is->st, src->key, c->offset,
 	    (size_t)c->sealed_len + 4, s->sealed);
 	t1 = util_mono();
 	if (rc == ERR_OK)
-		rc = open_chunk(is->cipher, is->subkey, is->hdr, w->dctx,
-		    w->zbuf, c, is->nchunks, is->cs, s->sealed, s->plain,
-		    &s->plain_len);
+		rc = open_chunk(src->cipher, is->subkeys + 32 * (size_t)c->src,
+		    src->hdr, w->dctx, w->zbuf, c, src->nchunks, src->cs,
+		    s->sealed, s->plain, &s->plain_len);
 	t2 = util_mono();
 	pthread_mutex_lock(&is->mtx);
 	is->stats.t_fetch += t1 - t0;
@@ -190,8 +199,23 @@ process(struct istream *is, struct rworker *w, struct rslot *s)
 out:
 	s->status = rc;
 	if (rc != ERR_OK)
-		snprintf(s->msg, sizeof(s->msg), "'%s': %s", is->key,
+		snprintf(s->msg, sizeof(s->msg), "'%s': %s", src->key,
 		    err_get());
+}
+
+static void
+process(struct istream *is, struct rworker *w, struct rslot *s)
+{
+	const struct istream_chunk *c = &is->plan[s->plan_idx];
+
+	if (c->src < is->nsrcs) {
+		process_src(is, w, s, c, &is->srcs[c->src]);
+		return;
+	}
+	s->status = ERR_CORRUPT;
+	snprintf(s->msg, sizeof(s->msg), "chunk %llu: source %u out of "
+	    "range (%zu sources)", (unsigned long long)c->index, c->src,
+	    is->nsrcs);
 }
 
 static void *
@@ -274,16 +298,116 @@ check_header(struct storage *st, const char *key, const struct obj_header *h,
 	return ERR_OK;
 }
 
-int
-istream_new(struct storage *st, const char *key, const struct obj_header *h,
-    const uint8_t subkey[32], uint64_t nchunks,
-    const struct istream_chunk *plan, size_t nplan, int threads,
-    int hash_alg, struct istream **out)
+/* Copy the sources into is and check each stored header against the
+ * expected one. */
+static int
+open_sources(struct istream *is, const struct istream_source *srcs,
+    size_t nsrcs)
 {
-	struct istream *is;
+	struct isrc *d;
 	size_t i;
 	int rc;
 
+	/* calloc checks the count: 32 * nsrcs is less than its size */
+	if ((is->srcs = calloc(nsrcs, sizeof(*is->srcs))) == NULL ||
+	    (is->subkeys = sodium_malloc(32 * nsrcs)) == NULL) {
+		err_set("out of memory");
+		return ERR_FAIL;
+	}
+	is->nsrcs = nsrcs;
+	for (i = 0; i < nsrcs; i++) {
+		d = &is->srcs[i];
+		if ((d->key = strdup(srcs[i].key)) == NULL) {
+			err_set("out of memory");
+			return ERR_FAIL;
+		}
+		memcpy(is->subkeys + 32 * i, srcs[i].subkey, 32);
+		d->cipher = srcs[i].h->cipher;
+		d->cs = srcs[i].h->chunk_size;
+		d->maxsealed = objfmt_max_sealed(srcs[i].h->chunk_size);
+		d->nchunks = srcs[i].nchunks;
+		if ((rc = check_header(is->st, d->key, srcs[i].h, d->hdr)) !=
+		    ERR_OK)
+			return rc;
+		if (d->cs > is->maxcs)
+			is->maxcs = d->cs;
+		if (d->maxsealed > is->maxsealed)
+			is->maxsealed = d->maxsealed;
+	}
+	return ERR_OK;
+}
+
+/* The ring of slots and the workers, with buffers for the largest chunk
+ * of any source. */
+static int
+start_workers(struct istream *is)
+{
+	struct rworker *w;
+	size_t i;
+
+	if ((is->ring = calloc(is->nslots, sizeof(*is->ring))) == NULL ||
+	    (is->workers = calloc((size_t)is->nworkers,
+	    sizeof(*is->workers))) == NULL)
+		goto nomem;
+	for (i = 0; i < is->nslots; i++)
+		if ((is->ring[i].sealed = malloc(is->maxsealed + 4)) == NULL ||
+		    (is->ring[i].plain = malloc(is->maxcs)) == NULL)
+			goto nomem;
+	for (i = 0; i < (size_t)is->nworkers; i++) {
+		w = &is->workers[i];
+		w->is = is;
+		if ((w->dctx = ZSTD_createDCtx()) == NULL ||
+		    (w->zbuf = malloc(is->maxsealed)) == NULL)
+			goto nomem;
+		if (pthread_create(&w->tid, NULL, rworker_main, w) != 0) {
+			err_set("cannot start worker thread");
+			return ERR_FAIL;
+		}
+		w->started = 1;
+	}
+	return ERR_OK;
+nomem:
+	err_set("out of memory");
+	return ERR_FAIL;
+}
+
+/* With hash_alg, a plan of every chunk of a single source in order also
+ * hashes the object, on a thread of its own. */
+static int
+start_hasher(struct istream *is, int hash_alg)
+{
+	size_t i;
+
+	is->full = hash_alg != 0 && is->nsrcs == 1 &&
+	    is->nplan == is->srcs[0].nchunks;
+	for (i = 0; is->full && i < is->nplan; i++)
+		if (is->plan[i].index != i || is->plan[i].src != 0)
+			is->full = 0;
+	if (!is->full)
+		return ERR_OK;
+	hash_init(&is->hstate, hash_alg);
+	hash_update(&is->hstate, is->srcs[0].hdr, OBJ_HEADER);
+	is->hashed = OBJ_HEADER;
+	if (pthread_create(&is->hasher, NULL, hasher_main, is) != 0) {
+		err_set("cannot start hasher thread");
+		return ERR_FAIL;
+	}
+	is->hasher_started = 1;
+	return ERR_OK;
+}
+
+static int
+istream_open(struct storage *st, const struct istream_source *srcs,
+    size_t nsrcs, const struct istream_chunk *plan, size_t nplan,
+    int threads, int hash_alg, struct istream **out)
+{
+	struct istream *is;
+	int rc;
+
+	if (nsrcs == 0) {
+		err_set("istream: no sources");
+		return ERR_FAIL;
+	}
 	if ((is = calloc(1, sizeof(*is))) == NULL) {
 		err_set("out of memory");
 		return ERR_FAIL;
@@ -292,70 +416,45 @@ istream_new(struct storage *st, const char *key, const struct obj_header *h,
 	pthread_cond_init(&is->work, NULL);
 	pthread_cond_init(&is->done, NULL);
 	is->st = st;
-	is->cipher = h->cipher;
-	is->cs = h->chunk_size;
-	is->maxsealed = objfmt_max_sealed(h->chunk_size);
-	is->nchunks = nchunks;
 	is->plan = plan;
 	is->nplan = nplan;
 	is->nworkers = threads < 1 ? 1 : threads;
 	is->nslots = (size_t)is->nworkers + 2;
-	if ((rc = check_header(st, key, h, is->hdr)) != ERR_OK)
-		goto fail;
-	rc = ERR_FAIL;
-	if ((is->key = strdup(key)) == NULL ||
-	    (is->subkey = sodium_malloc(32)) == NULL ||
-	    (is->ring = calloc(is->nslots, sizeof(*is->ring))) == NULL ||
-	    (is->workers = calloc((size_t)is->nworkers,
-	    sizeof(*is->workers))) == NULL)
-		goto nomem;
-	memcpy(is->subkey, subkey, 32);
-	for (i = 0; i < is->nslots; i++)
-		if ((is->ring[i].sealed = malloc(is->maxsealed + 4)) == NULL ||
-		    (is->ring[i].plain = malloc(is->cs)) == NULL)
-			goto nomem;
-	for (i = 0; i < (size_t)is->nworkers; i++) {
-		struct rworker *w = &is->workers[i];
-
-		w->is = is;
-		if ((w->dctx = ZSTD_createDCtx()) == NULL ||
-		    (w->zbuf = malloc(is->maxsealed)) == NULL)
-			goto nomem;
-		if (pthread_create(&w->tid, NULL, rworker_main, w) != 0) {
-			err_set("cannot start worker thread");
-			goto fail;
-		}
-		w->started = 1;
-	}
-	is->full = hash_alg != 0 && nplan == nchunks;
-	for (i = 0; is->full && i < nplan; i++)
-		if (plan[i].index != i)
-			is->full = 0;
-	if (is->full) {
-		hash_init(&is->hstate, hash_alg);
-		hash_update(&is->hstate, is->hdr, OBJ_HEADER);
-		is->hashed = OBJ_HEADER;
-		if (pthread_create(&is->hasher, NULL, hasher_main, is) != 0) {
-			err_set("cannot start hasher thread");
-			goto fail;
-		}
-		is->hasher_started = 1;
+	if ((rc = open_sources(is, srcs, nsrcs)) != ERR_OK ||
+	    (rc = start_workers(is)) != ERR_OK ||
+	    (rc = start_hasher(is, hash_alg)) != ERR_OK) {
+		istream_free(is);
+		return rc;
 	}
 	pthread_mutex_lock(&is->mtx);
 	refill(is);
 	pthread_mutex_unlock(&is->mtx);
 	*out = is;
 	return ERR_OK;
-nomem:
-	err_set("out of memory");
-fail:
-	istream_free(is);
-	return rc;
 }
 
 int
-istream_next(struct istream *is, const uint8_t **buf, size_t *len,
-    uint64_t *index)
+istream_new_multi(struct storage *st, const struct istream_source *srcs,
+    size_t nsrcs, const struct istream_chunk *plan, size_t nplan,
+    int threads, struct istream **out)
+{
+	return istream_open(st, srcs, nsrcs, plan, nplan, threads, 0, out);
+}
+
+int
+istream_new(struct storage *st, const char *key, const struct obj_header *h,
+    const uint8_t subkey[32], uint64_t nchunks,
+    const struct istream_chunk *plan, size_t nplan, int threads,
+    int hash_alg, struct istream **out)
+{
+	const struct istream_source src = { key, h, subkey, nchunks };
+
+	return istream_open(st, &src, 1, plan, nplan, threads, hash_alg, out);
+}
+
+int
+istream_next_src(struct istream *is, const uint8_t **buf, size_t *len,
+    uint64_t *index, uint32_t *src)
 {
 	struct rslot *s;
 
@@ -384,7 +483,17 @@ istream_next(struct istream *is, const uint8_t **buf, size_t *len,
 	*buf = s->plain;
 	*len = s->plain_len;
 	*index = is->plan[s->plan_idx].index;
+	*src = is->plan[s->plan_idx].src;
 	return 1;
+}
+
+int
+istream_next(struct istream *is, const uint8_t **buf, size_t *len,
+    uint64_t *index)
+{
+	uint32_t src;
+
+	return istream_next_src(is, buf, len, index, &src);
 }
 
 int
@@ -435,9 +544,11 @@ istream_free(struct istream *is)
 		free(is->ring[i].plain);
 	}
 	free(is->ring);
-	if (is->subkey != NULL)
-		sodium_free(is->subkey);
-	free(is->key);
+	for (i = 0; is->srcs != NULL && i < is->nsrcs; i++)
+		free(is->srcs[i].key);
+	free(is->srcs);
+	if (is->subkeys != NULL)
+		sodium_free(is->subkeys);
 	pthread_cond_destroy(&is->work);
 	pthread_cond_destroy(&is->done);
 	pthread_mutex_destroy(&is->mtx);

@@ -285,6 +285,7 @@ add_chunk(struct rs *r, json_t *j)
 	c->offset = off;
 	c->sealed_len = (uint32_t)len;
 	c->plain_len = (uint32_t)plain;
+	c->src = 0;
 	r->plain_total += plain;
 	return ERR_OK;
 }

@@ -1,7 +1,8 @@
 /*
  * Unit tests for core/ostream.c and core/istream.c (istream and seqread):
  * streams of boundary sizes written with 0, 1 and 2 threads and read back
- * whole (seqread), by a full plan and by partial plans (istream); the object
+ * whole (seqread), by a full plan and by partial plans (istream), and from
+ * two objects in one interleaved plan (istream_new_multi); the object
  * laid out as docs/FORMAT.md §6 says (header, frames, last flag, zstd content
  * sizes, size and BLAKE2b-256); and every tampering refused: truncation at
  * and inside a frame, flipped bytes, swapped or appended frames, a wrong
@@ -100,17 +101,18 @@ rec_cb(void *arg, const struct ostream_chunk *c)
 	return 0;
 }
 
-/* Write data[0..n) to key in pieces of step bytes (0: all at once). */
+/* Write data[0..n) to key, sealed with sk, in pieces of step bytes (0: all
+ * at once). */
 static void
-write_obj(const char *key, const struct obj_header *h, const uint8_t *data,
-    size_t n, int threads, size_t step, struct rec *r,
+write_obj_sk(const char *key, const struct obj_header *h, const uint8_t *sk,
+    const uint8_t *data, size_t n, int threads, size_t step, struct rec *r,
     struct ostream_result *res)
 {
 	struct ostream *os;
 	size_t off, k;
 
 	memset(r, 0, sizeof(*r));
-	cr_assert_eq(ostream_new(st, key, h, subkey, ALG, 3, threads, rec_cb, r,
+	cr_assert_eq(ostream_new(st, key, h, sk, ALG, 3, threads, rec_cb, r,
 	    &os), ERR_OK, "%s", err_get());
 	for (off = 0; off < n; off += k) {
 		k = step == 0 ? n - off : (n - off < step ? n - off : step);
@@ -120,6 +122,15 @@ write_obj(const char *key, const struct obj_header *h, const uint8_t *data,
 	cr_assert_eq(ostream_finish(os, res), ERR_OK, "%s", err_get());
 	cr_expect_eq(ostream_stored(os), res->size);
 	ostream_free(os);
+}
+
+/* write_obj_sk with the suite's subkey. */
+static void
+write_obj(const char *key, const struct obj_header *h, const uint8_t *data,
+    size_t n, int threads, size_t step, struct rec *r,
+    struct ostream_result *res)
+{
+	write_obj_sk(key, h, subkey, data, n, threads, step, r, res);
 }
 
 static uint8_t *
@@ -174,25 +185,22 @@ done:
 	return rc;
 }
 
-/* Read the chunks in plan with istream, appending their plaintext to out. */
+/* Take every chunk of is, checking each against its plan item, appending
+ * their plaintext to out.  0 at the end of the plan, or the error. */
 static int
-ist_plan(const char *key, const struct obj_header *h, const uint8_t *sk,
-    uint64_t nchunks, const struct istream_chunk *plan, size_t nplan,
-    int threads, int hash_object, uint8_t *out, size_t *got,
-    uint8_t hash[32], uint64_t *hsize)
+drain(struct istream *is, const struct istream_chunk *plan, size_t nplan,
+    uint8_t *out, size_t *got)
 {
-	struct istream *is;
 	const uint8_t *buf;
 	size_t len, total = 0, k = 0;
 	uint64_t idx;
+	uint32_t src;
 	int rc;
 
-	if ((rc = istream_new(st, key, h, sk, nchunks, plan, nplan, threads,
-	    hash_object ? ALG : 0, &is)) != ERR_OK)
-		return rc;
-	while ((rc = istream_next(is, &buf, &len, &idx)) == 1) {
+	while ((rc = istream_next_src(is, &buf, &len, &idx, &src)) == 1) {
 		cr_assert_lt(k, nplan);
 		cr_expect_eq(idx, plan[k].index, "plan order");
+		cr_expect_eq(src, plan[k].src, "plan item %zu's source", k);
 		cr_expect_eq(len, plan[k].plain_len);
 		memcpy(out + total, buf, len);
 		total += len;
@@ -201,10 +209,26 @@ ist_plan(const char *key, const struct obj_header *h, const uint8_t *sk,
 	if (rc == 0) {
 		cr_expect_eq(k, nplan);
 		*got = total;
-		if (hash != NULL)
-			rc = istream_object_hash(is, hash, hsize) == 0 ?
-			    ERR_OK : 1;
 	}
+	return rc;
+}
+
+/* Read the chunks in plan with istream, appending their plaintext to out. */
+static int
+ist_plan(const char *key, const struct obj_header *h, const uint8_t *sk,
+    uint64_t nchunks, const struct istream_chunk *plan, size_t nplan,
+    int threads, int hash_object, uint8_t *out, size_t *got,
+    uint8_t hash[32], uint64_t *hsize)
+{
+	struct istream *is;
+	int rc;
+
+	if ((rc = istream_new(st, key, h, sk, nchunks, plan, nplan, threads,
+	    hash_object ? ALG : 0, &is)) != ERR_OK)
+		return rc;
+	rc = drain(is, plan, nplan, out, got);
+	if (rc == 0 && hash != NULL)
+		rc = istream_object_hash(is, hash, hsize) == 0 ? ERR_OK : 1;
 	istream_free(is);
 	return rc;
 }
@@ -219,6 +243,7 @@ plan_from(const struct rec *r, struct istream_chunk *plan)
 		plan[i].offset = r->c[i].offset;
 		plan[i].sealed_len = r->c[i].sealed_len;
 		plan[i].plain_len = r->c[i].plain_len;
+		plan[i].src = 0;
 	}
 }
 
@@ -743,6 +768,238 @@ Test(streams, istream_stats_count_fetched_bytes)
 	    plan[2].sealed_len);
 	istream_free(is);
 	free(data);
+}
+
+/* Two objects for the multi-source tests: A (chunk size CS, 4 chunks) and
+ * B (chunk size 2 * CS, 3 chunks), each with its own subkey and id.  Each
+ * starts with a chunk of zeros: both frames 0 have the same length, so
+ * one read as the other passes the frame length check. */
+struct two {
+	struct obj_header h[2];
+	uint8_t sk[2][32];
+	uint8_t *data[2];
+	struct rec r[2];
+	struct istream_source src[2];
+};
+
+static void
+make_two(struct two *t)
+{
+	static const char *const keys[2] = { "data/a", "data/b" };
+	static const size_t sizes2[2] = { 3 * CS + 5, 5 * CS + 7 };
+	struct ostream_result res;
+	size_t i;
+
+	for (i = 0; i < 2; i++) {
+		t->h[i] = hdr;
+		t->h[i].chunk_size = (uint32_t)((i + 1) * CS);
+		randombytes_buf(t->h[i].id, sizeof(t->h[i].id));
+		randombytes_buf(t->sk[i], 32);
+		t->data[i] = make_data(sizes2[i], (unsigned)(40 + i));
+		memset(t->data[i], 0, t->h[i].chunk_size);
+		write_obj_sk(keys[i], &t->h[i], t->sk[i], t->data[i],
+		    sizes2[i], 1, 0, &t->r[i], &res);
+		t->src[i].key = keys[i];
+		t->src[i].h = &t->h[i];
+		t->src[i].subkey = t->sk[i];
+		t->src[i].nchunks = t->r[i].n;
+	}
+	cr_assert_eq(t->r[0].n, 4);
+	cr_assert_eq(t->r[1].n, 3);
+	cr_assert_neq(memcmp(t->h[0].id, t->h[1].id, 16), 0);
+}
+
+static void
+free_two(struct two *t)
+{
+	free(t->data[0]);
+	free(t->data[1]);
+}
+
+/* The plan item for chunk i of source src of t, read as source as. */
+static struct istream_chunk
+item_as(const struct two *t, uint32_t src, size_t i, uint32_t as)
+{
+	const struct ostream_chunk *c = &t->r[src].c[i];
+	struct istream_chunk p;
+
+	memset(&p, 0, sizeof(p));
+	p.index = c->index;
+	p.offset = c->offset;
+	p.sealed_len = c->sealed_len;
+	p.plain_len = c->plain_len;
+	p.src = as;
+	return p;
+}
+
+static struct istream_chunk
+item(const struct two *t, uint32_t src, size_t i)
+{
+	return item_as(t, src, i, src);
+}
+
+/* Read plan from t's sources; 0 at the end of the plan, or the error. */
+static int
+ist_multi(const struct two *t, const struct istream_chunk *plan,
+    size_t nplan, int threads, uint8_t *out, size_t *got)
+{
+	struct istream *is;
+	int rc;
+
+	if ((rc = istream_new_multi(st, t->src, 2, plan, nplan, threads,
+	    &is)) != ERR_OK)
+		return rc;
+	rc = drain(is, plan, nplan, out, got);
+	istream_free(is);
+	return rc;
+}
+
+Test(streams, multi_source_interleaved_plan)
+{
+	struct istream_chunk plan[16];
+	struct two t;
+	uint8_t *out;
+	size_t n = 0, got, pos, i;
+	int threads;
+
+	make_two(&t);
+	/* A0 B0 A1 A0 B1 A3 B2 B0 A2 B1: repeats, both last chunks, more
+	 * items than ring slots */
+	plan[n++] = item(&t, 0, 0);
+	plan[n++] = item(&t, 1, 0);
+	plan[n++] = item(&t, 0, 1);
+	plan[n++] = item(&t, 0, 0);
+	plan[n++] = item(&t, 1, 1);
+	plan[n++] = item(&t, 0, 3);
+	plan[n++] = item(&t, 1, 2);
+	plan[n++] = item(&t, 1, 0);
+	plan[n++] = item(&t, 0, 2);
+	plan[n++] = item(&t, 1, 1);
+	out = malloc(n * 2 * CS);
+	cr_assert_not_null(out);
+	for (threads = 1; threads <= 3; threads++) {
+		cr_assert_eq(ist_multi(&t, plan, n, threads, out, &got), 0,
+		    "threads %d: %s", threads, err_get());
+		for (i = 0, pos = 0; i < n; i++) {
+			cr_expect_arr_eq(out + pos, t.data[plan[i].src] +
+			    plan[i].index * t.h[plan[i].src].chunk_size,
+			    plan[i].plain_len, "threads %d: item %zu",
+			    threads, i);
+			pos += plan[i].plain_len;
+		}
+		cr_expect_eq(got, pos);
+	}
+	free(out);
+	free_two(&t);
+}
+
+/* The first item of a two-item plan reads; the second fails with
+ * ERR_CORRUPT and a message holding want. */
+static void
+expect_second_fails(const struct two *t, const struct istream_chunk *plan,
+    const char *want)
+{
+	struct istream *is;
+	const uint8_t *b;
+	size_t len;
+	uint64_t idx;
+	uint32_t src;
+
+	cr_assert_eq(istream_new_multi(st, t->src, 2, plan, 2, 2, &is),
+	    ERR_OK, "%s", err_get());
+	cr_expect_eq(istream_next_src(is, &b, &len, &idx, &src), 1, "%s",
+	    err_get());
+	cr_expect_eq(src, plan[0].src);
+	cr_expect_eq(istream_next_src(is, &b, &len, &idx, &src), ERR_CORRUPT,
+	    "%s", want);
+	cr_expect(strstr(err_get(), want) != NULL, "'%s' lacks '%s'",
+	    err_get(), want);
+	istream_free(is);
+}
+
+Test(streams, multi_source_wrong_source_refused)
+{
+	struct istream_chunk plan[2];
+	struct two t;
+	uint8_t *obj;
+	size_t objlen;
+
+	make_two(&t);
+	cr_assert_eq(t.r[0].c[0].sealed_len, t.r[1].c[0].sealed_len,
+	    "test needs equal frames 0");
+	/* A's chunk 0 read as B: the same frame length, so B's frame 0 is
+	 * read (it authenticates, being B's); its size gives it away */
+	plan[0] = item(&t, 1, 1);
+	plan[1] = item_as(&t, 0, 0, 1);
+	expect_second_fails(&t, plan, "'data/b': chunk 0: decompressed size");
+	/* A's chunk 1 read as B: B's frame there is another */
+	plan[1] = item_as(&t, 0, 1, 1);
+	expect_second_fails(&t, plan, "'data/b': chunk 1: frame length");
+	/* B's chunk 1 read as A: longer than A's chunks can be */
+	plan[0] = item(&t, 0, 1);
+	plan[1] = item_as(&t, 1, 1, 0);
+	expect_second_fails(&t, plan, "'data/a': chunk 1: invalid length");
+	/* A's frames under B's header, opened with B's subkey and header:
+	 * every chunk of A fails authentication */
+	obj = get_obj("data/a", &objlen);
+	objfmt_encode(&t.h[1], obj);
+	put_copy("data/b2", obj, objlen);
+	t.src[1].key = "data/b2";
+	plan[0] = item(&t, 0, 2);
+	plan[1] = item_as(&t, 0, 2, 1);
+	expect_second_fails(&t, plan, "'data/b2': chunk 2 failed "
+	    "authentication");
+	free(obj);
+	free_two(&t);
+}
+
+Test(streams, multi_source_src_out_of_range)
+{
+	struct istream_chunk plan[2];
+	struct two t;
+
+	make_two(&t);
+	plan[0] = item(&t, 0, 0);
+	plan[1] = item_as(&t, 1, 1, 2);
+	expect_second_fails(&t, plan, "chunk 1: source 2 out of range");
+	plan[1].src = UINT32_MAX;
+	expect_second_fails(&t, plan, "source 4294967295 out of range");
+	free_two(&t);
+}
+
+Test(streams, multi_source_open_checks)
+{
+	struct istream_chunk plan[MAXCH];
+	struct istream *is = NULL;
+	struct two t;
+	uint8_t *out, hash[32];
+	uint64_t size;
+	size_t i, got;
+
+	make_two(&t);
+	/* no sources */
+	cr_expect_eq(istream_new_multi(st, t.src, 0, plan, 0, 1, &is),
+	    ERR_FAIL);
+	/* a source's header is checked when the stream is made */
+	t.src[1].h = &t.h[0];
+	cr_expect_eq(istream_new_multi(st, t.src, 2, plan, 0, 1, &is),
+	    ERR_CORRUPT);
+	cr_expect(strstr(err_get(), "'data/b'") != NULL, "%s", err_get());
+	cr_expect_null(is);
+	t.src[1].h = &t.h[1];
+	/* every chunk of A in order: read, but no object hash */
+	for (i = 0; i < 4; i++)
+		plan[i] = item(&t, 0, i);
+	out = malloc(4 * CS);
+	cr_assert_not_null(out);
+	cr_assert_eq(istream_new_multi(st, t.src, 1, plan, 4, 2, &is), ERR_OK);
+	cr_expect_eq(drain(is, plan, 4, out, &got), 0, "%s", err_get());
+	cr_expect_eq(got, 3 * CS + 5);
+	cr_expect_arr_eq(out, t.data[0], 3 * CS + 5);
+	cr_expect_eq(istream_object_hash(is, hash, &size), -1);
+	istream_free(is);
+	free(out);
+	free_two(&t);
 }
 
 /* Write 2.5 chunks, then free without finishing. */
