@@ -688,6 +688,24 @@ replaces_file(const char *path)
 	    !S_ISDIR(sb.st_mode);
 }
 
+/* After a write failure, libarchive's disk handle may be in its fatal
+ * state, in which it refuses every later entry: start a new one (the
+ * old one applies what it deferred, directory metadata, as it goes). */
+static void
+renew_disk(struct rs *r)
+{
+	struct archive *n = archive_write_disk_new();
+
+	if (n == NULL)
+		return;
+	archive_write_disk_set_options(n, r->fresh ?
+	    extract_flags(r->o) & ~ARCHIVE_EXTRACT_SECURE_SYMLINKS :
+	    extract_flags(r->o));
+	archive_write_disk_set_standard_lookup(n);
+	(void)archive_write_free(r->aw);    /* its error is the one said */
+	r->aw = n;
+}
+
 /* Restore or check one tar entry against its manifest record. */
 static int
 one_entry(struct rs *r, struct archive *ar, struct archive_entry *e)
@@ -903,6 +921,8 @@ done:
 		wpool_end(r->wp, sk.job, 0, 1);
 	if (sk.buf != NULL)
 		wpool_unalloc(r->wp, sk.buf, (size_t)sk.cap);
+	if (werr && aw != NULL)
+		renew_disk(r);
 	manifest_file_release(&f);
 	free(tmp);
 	free(final);
@@ -1004,6 +1024,7 @@ run_tar(struct rs *r)
 		goto done;
 	if (safe != NULL)
 		write_deferred(r);
+	aw = r->aw;     /* renewed after a failure, perhaps */
 	if (aw != NULL && archive_write_close(aw) != ARCHIVE_OK)
 		warnf(r, "cannot set directory metadata: %s",
 		    archive_error_string(aw));
@@ -1012,6 +1033,7 @@ run_tar(struct rs *r)
 done:
 	wpool_free(r->wp);
 	r->wp = NULL;
+	aw = r->aw;
 	r->aw = r->safe = NULL;
 	if (safe != NULL)
 		archive_write_free(safe);

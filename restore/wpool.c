@@ -437,8 +437,10 @@ next_seg(struct wpool *p, struct wjob *j)
 	}
 }
 
-/* Write one file; a file that fails its hash is removed again. */
-static void
+/* Write one file; a file that fails its hash is removed again.  Returns
+ * 1 if a write failed (libarchive's handle may then refuse everything:
+ * the caller starts a new one), else 0. */
+static int
 write_job(struct wpool *p, struct archive *aw, struct wjob *j)
 {
 	const char *path = archive_entry_pathname(j->e), *why = NULL;
@@ -485,13 +487,30 @@ write_job(struct wpool *p, struct archive *aw, struct wjob *j)
 		if (created)
 			unlink(path);
 		if (bad)
-			return;
+			return partial;
 	}
 	if (why != NULL) {
 		pthread_mutex_lock(&p->mu);
 		failed(p, path, why);
 		pthread_mutex_unlock(&p->mu);
 	}
+	return why != NULL;
+}
+
+/* A writer's libarchive handle, with the pool's options. */
+static struct archive *
+disk_new(struct wpool *p)
+{
+	struct archive *aw;
+
+	wpool_create_lock(p);       /* it probes the umask too */
+	aw = archive_write_disk_new();
+	wpool_create_unlock(p);
+	if (aw != NULL) {
+		archive_write_disk_set_options(aw, p->flags);
+		archive_write_disk_set_standard_lookup(aw);
+	}
+	return aw;
 }
 
 /*
@@ -549,17 +568,14 @@ writer(void *arg)
 	struct wjob *j;
 
 	private_umask(p);
-	wpool_create_lock(p);       /* it probes the umask too */
-	aw = archive_write_disk_new();
-	wpool_create_unlock(p);
-	if (aw != NULL) {
-		archive_write_disk_set_options(aw, p->flags);
-		archive_write_disk_set_standard_lookup(aw);
-	}
+	aw = disk_new(p);
 	pthread_mutex_lock(&p->mu);
 	while ((j = take(w)) != NULL) {
 		pthread_mutex_unlock(&p->mu);
-		write_job(p, aw, j);
+		if (write_job(p, aw, j) && aw != NULL) {
+			(void)archive_write_free(aw);   /* its error was said */
+			aw = disk_new(p);
+		}
 		pthread_mutex_lock(&p->mu);
 		job_unref(p, j);
 	}

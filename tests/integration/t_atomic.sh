@@ -307,11 +307,19 @@ test_init_refuses_existing_repository() {
 test_restore_write_failure_leaves_no_partial_file() {
 	new_repo
 	mkdir -p src/d
+	# Files that fit, in a second source (bkp 0.2 archived sources in
+	# the order given, so these came after the failing ones): a failed
+	# write must not stop the files after it.
+	local i
+	mkdir after
+	for i in 0 1 2 3 4 5 6 7 8 9; do
+		echo "fits $i" >"after/s$i.txt"
+	done
 	head -c 3000000 /dev/urandom >src/d/big.bin
 	head -c 1500000 /dev/urandom >src/d/big2.bin
 	echo small >src/d/small.txt
 	head -c 200000 /dev/urandom >src/mid.bin
-	run_bkp backup -r "$REPO" --name wf src
+	run_bkp backup -r "$REPO" --name wf src after
 	expect_exit 0
 	head -c 2500000 /dev/urandom >db.sql
 	run_bkp backup -r "$REPO" --name raw --stdin-name db.sql - <db.sql
@@ -339,9 +347,13 @@ test_restore_write_failure_leaves_no_partial_file() {
 		[ ! -e "$t/src/d/big.bin" ] || fail "a partial big.bin was left in '$t' ($(stat -c %s "$t/src/d/big.bin") bytes)"
 		[ ! -e "$t/src/d/big2.bin" ] || fail "a partial big2.bin was left in '$t'"
 		cmp src/mid.bin "$t/src/mid.bin" || fail "mid.bin not restored in '$t'"
+		for i in 0 1 2 3 4 5 6 7 8 9; do
+			cmp "after/s$i.txt" "$t/after/s$i.txt" ||
+				fail "after/s$i.txt not restored in '$t' after a failed write"
+		done
 		# whatever is there is whole
 		while IFS= read -r f; do
 			cmp "$f" "$t/$f" || fail "'$t/$f' differs from its source"
-		done < <(cd "$t" && find src -type f)
+		done < <(cd "$t" && find src after -type f)
 	done
 }
