@@ -43,7 +43,7 @@
 #define IX_REC_MIN (IX_REC_FIXED + 1 + IX_SEG)
 #define IX_REC_MAX ((size_t)4 << 20)
 #define IX_END 0xffffffffu          /* the trailer's marker */
-#define IX_SUM 32                   /* BLAKE2b-256 */
+#define IX_SUM 32                   /* BLAKE3 */
 #define IX_BUF ((size_t)256 << 10)
 #define IX_TMP ".tmp-"
 #define IX_TMP_HEX 16
@@ -54,7 +54,7 @@ struct findex {
 	char *file;                     /* its path, for messages */
 	uint8_t *buf;                   /* read ahead: buf[pos..end) */
 	size_t pos, end;
-	crypto_generichash_state *hs;   /* the check pass hashes all it reads */
+	struct hash *hs;                /* the check pass hashes all it reads */
 	size_t hpos;                    /* buf[0..hpos) is hashed */
 	off_t data;                     /* where the records start */
 	uint8_t *body;                  /* a record longer than buf */
@@ -72,7 +72,7 @@ struct findex {
 };
 
 struct findex_writer {
-	crypto_generichash_state hs;    /* first: it wants 64-byte alignment */
+	struct hash hs;                 /* first: it wants 64-byte alignment */
 	int fd;
 	char *path, *tmp, *dir;
 	uint8_t *buf;                   /* buf[0..pos) not written yet */
@@ -186,8 +186,6 @@ findex_pathcmp(const char *a, size_t alen, const char *b, size_t blen)
 		return (alen > blen) - (alen < blen);
 	ca = (unsigned char)a[i];
 	cb = (unsigned char)b[i];
-	ca = ca == '/' ? 0 : ca + 1;
-	cb = cb == '/' ? 0 : cb + 1;
 	return ca < cb ? -1 : 1;
 }
 
@@ -203,8 +201,6 @@ rec_fault(const struct findex_rec *r, size_t narch)
 
 	if (r->pathlen < 1 || r->pathlen > FINDEX_MAX_PATH)
 		return "path length out of range";
-	if (memchr(r->path, '\0', r->pathlen) != NULL)
-		return "NUL byte in path";
 	if (r->type < MF_FILE || r->type > MF_OTHER)
 		return "unknown type";
 	if (r->mtime_ns >= 1000000000u || r->ctime_ns >= 1000000000u)
@@ -272,7 +268,7 @@ static void
 rd_hash(struct findex *ix)
 {
 	if (ix->hs != NULL && ix->pos > ix->hpos)
-		crypto_generichash_update(ix->hs, ix->buf + ix->hpos,
+		hash_update(ix->hs, ix->buf + ix->hpos,
 		    ix->pos - ix->hpos);
 	ix->hpos = ix->pos;
 }
@@ -517,20 +513,20 @@ read_rec(struct findex *ix, struct findex_rec *r)
 static int
 check(struct findex *ix, const uint8_t repo[16], const char *name)
 {
-	crypto_generichash_state hs;
+	struct hash hs;
 	struct findex_rec r;
 	uint8_t nh[16], want[16], sum[IX_SUM];
 	const uint8_t *got;
 	int rc;
 
-	crypto_generichash_init(&hs, NULL, 0, sizeof(sum));
+	hash_init(&hs, HASH_BLAKE3);
 	ix->hs = &hs;
 	rc = read_head(ix, nh);
 	while (rc == ERR_OK && (rc = read_rec(ix, &r)) == 1)
 		rc = ERR_OK;
 	rd_hash(ix);
 	ix->hs = NULL;
-	crypto_generichash_final(&hs, sum, sizeof(sum));
+	hash_final(&hs, sum);
 	if (rc != 0 || (rc = rd_take(ix, IX_SUM, &got)) != ERR_OK)
 		return rc;
 	if (memcmp(sum, got, sizeof(sum)) != 0)
@@ -646,7 +642,7 @@ static void
 wr_flush(struct findex_writer *w)
 {
 	if (!w->failed && w->pos > 0) {
-		crypto_generichash_update(&w->hs, w->buf, w->pos);
+		hash_update(&w->hs, w->buf, w->pos);
 		if (util_write_full(w->fd, w->buf, w->pos) != 0) {
 			err_set("cannot write '%s': %s", w->tmp,
 			    strerror(errno));
@@ -888,7 +884,7 @@ findex_writer_new(const char *path, const uint8_t repo[16], const char *name,
 		wr_free(w);
 		return ERR_FAIL;
 	}
-	crypto_generichash_init(&w->hs, NULL, 0, IX_SUM);
+	hash_init(&w->hs, HASH_BLAKE3);
 	name_hash(name, nh);
 	wr_head(w, nh, h);
 	*out = w;
@@ -956,7 +952,7 @@ wr_finish(struct findex_writer *w)
 	wr_flush(w);
 	if (w->failed)
 		return ERR_FAIL;
-	crypto_generichash_final(&w->hs, sum, sizeof(sum));
+	hash_final(&w->hs, sum);
 	if (util_write_full(w->fd, sum, sizeof(sum)) != 0 ||
 	    fsync(w->fd) != 0 || rename(w->tmp, w->path) != 0) {
 		err_set("cannot write '%s': %s", w->path, strerror(errno));

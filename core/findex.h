@@ -10,14 +10,16 @@
  * For the newest archive of a dataset that this host wrote, one record per
  * archived entry, in walk order (findex_pathcmp), so that the next backup
  * merges its walk against the index read sequentially, one record at a
- * time.  The file, byte for byte: docs/STATE.md.
+ * time.  A record is named by a key, not by the entry's path: bkp uses the
+ * keyed hashes of the path's components (bkp/tree.c), so that no file name
+ * is kept in the clear.  The file, byte for byte: docs/STATE.md.
  */
 
 #define FINDEX_MAX_ARCH   256     /* archive table entries */
 #define FINDEX_MAX_SEG    30000   /* segments per record */
 #define FINDEX_MAX_CHUNKS 65536   /* chunk ids per record */
 #define FINDEX_ID_LEN 16
-#define FINDEX_MAX_PATH   65536   /* bytes of a record's path */
+#define FINDEX_MAX_PATH   65536   /* bytes of a record's key */
 
 struct findex;
 struct findex_writer;
@@ -25,7 +27,7 @@ struct findex_writer;
 struct findex_seg { uint32_t src; uint64_t off, len; };   /* src: index into head.arch */
 struct findex_chunk { uint8_t id[FINDEX_ID_LEN]; uint32_t src; uint64_t off; uint32_t len; };
 struct findex_rec {
-	const char *path; size_t pathlen;     /* raw bytes, NUL-terminated too; 1..65536 bytes, no NUL */
+	const char *path; size_t pathlen;     /* the key: 1..65536 raw bytes (a NUL follows them) */
 	int type;                             /* MF_FILE, MF_DIR, ... (manifest.h) */
 	uint32_t mode; uint64_t uid, gid;
 	uint64_t dev, ino, size;
@@ -52,9 +54,8 @@ struct findex_head {
  * 32 lowercase hex digits.  ERR_OK or ERR_FAIL. */
 int findex_path(const char *repo_id_hex, const char *name, char *buf, size_t len);
 
-/* findex_pathcmp(a, alen, b, blen): the walk order: byte-wise, except that '/' sorts before every other
- * byte, so that a directory's entries come right after it and before its next sibling ("a", "a/x", "a-b").
- * Negative, 0 or positive. */
+/* findex_pathcmp(a, alen, b, blen): the order of keys: byte-wise (unsigned), a key sorting before the
+ * longer keys it begins. */
 int findex_pathcmp(const char *a, size_t alen, const char *b, size_t blen);
 
 /* findex_open(path, repo, name, &ix, &head): open an index, first checking the whole file (magic, version,

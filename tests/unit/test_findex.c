@@ -316,12 +316,12 @@ expect_order(const char *a, const char *b)
 Test(findex, pathcmp_order)
 {
 	expect_order("a", "a/x");
-	expect_order("a/x", "a-b");
+	expect_order("a-b", "a/x");
 	expect_order("a-b", "b");
 	expect_order("a", "a-b");
-	expect_order("a/x/y", "a/x-1");
-	expect_order("a/z", "a\x01");
-	expect_order("a/", "a\x01");
+	expect_order("a/x-1", "a/x/y");
+	expect_order("a\x01", "a/z");
+	expect_order("a\x01", "a/");
 	expect_order("a", "a\xff");
 	expect_order("a\x7f", "a\x80");
 	expect_order("ab", "b");
@@ -346,9 +346,9 @@ Test(findex, out_of_order_refused)
 	struct findex_writer *w = new_writer();
 
 	put_path(w, "a", ERR_OK);
-	put_path(w, "a/x", ERR_OK);
 	put_path(w, "a-b", ERR_OK);
-	put_path(w, "a/y", ERR_FAIL);
+	put_path(w, "a/x", ERR_OK);
+	put_path(w, "a/w", ERR_FAIL);
 	cr_expect_not_null(strstr(err_get(), "out of order"), "%s",
 	    err_get());
 	/* the writer is spoiled: nothing is committed */
@@ -371,7 +371,7 @@ Test(findex, bad_records_refused)
 	struct genrec g;
 	int i;
 
-	for (i = 0; i < 7; i++) {
+	for (i = 0; i < 6; i++) {
 		w = new_writer();
 		gen(12, &g);
 		switch (i) {
@@ -380,8 +380,7 @@ Test(findex, bad_records_refused)
 		case 2: g.r.mtime_ns = 1000000000; break;
 		case 3: g.r.type = 0; break;
 		case 4: g.r.pathlen = 0; break;
-		case 5: g.path[1] = '\0'; break;   /* a NUL inside the path */
-		case 6: g.seg[0].off = UINT64_MAX; break;
+		case 5: g.seg[0].off = UINT64_MAX; break;
 		}
 		cr_expect_eq(findex_put(w, &g.r), ERR_FAIL, "case %d", i);
 		findex_writer_abort(w);
@@ -730,7 +729,7 @@ Test(findex, layout_follows_spec)
 	}
 	p = le(p, 0xffffffff, 4);
 	p = le(p, 4, 8);
-	crypto_generichash(p, 32, want, (size_t)(p - want), NULL, 0);
+	hash_buf(HASH_BLAKE3, want, (size_t)(p - want), p);
 	p += 32;
 	got = read_index(&len);
 	cr_assert_eq(len, (size_t)(p - want));
@@ -743,7 +742,7 @@ Test(findex, layout_follows_spec)
 static void
 reseal(uint8_t *b, size_t len)
 {
-	crypto_generichash(b + len - 32, 32, b, len - 32, NULL, 0);
+	hash_buf(HASH_BLAKE3, b, len - 32, b + len - 32);
 }
 
 static void
@@ -786,7 +785,6 @@ Test(findex, forged_structure_refused)
 	expect_forged(b, len, R0, 3, 4, "length out of range");
 	expect_forged(b, len, R0, 4 << 20 | 1, 4, "length out of range");
 	expect_forged(b, len, R0_BODY, 0, 4, "path length");
-	expect_forged(b, len, R0_PATH + 1, 0, 1, "NUL byte in path");
 	expect_forged(b, len, R0_PATH + 1, '9', 1, "out of order");
 	expect_forged(b, len, R0_TYPE, 9, 1, "unknown type");
 	expect_forged(b, len, R0_MTIME_NS, 1000000000, 4, "nanoseconds");
