@@ -10,6 +10,7 @@
 #include "istream.h"
 #include "manifest.h"
 #include "ostream.h"
+#include "repo.h"
 #include "util.h"
 
 struct manifest_writer {
@@ -300,6 +301,40 @@ manifest_type_parse(const char *name)
 	return -1;
 }
 
+/* "s": [[src, off, len], ...], 1 to MANIFEST_MAX_SEG segments, each
+ * non-empty and within 2^62 (so off + len cannot overflow). */
+static int
+decode_segments(const json_t *arr, struct mfile *f)
+{
+	const json_t *t;
+	json_int_t v[3];
+	size_t i, k;
+
+	if (!json_is_array(arr) || json_array_size(arr) == 0 ||
+	    json_array_size(arr) > MANIFEST_MAX_SEG)
+		return ERR_CORRUPT;
+	if ((f->seg = calloc(json_array_size(arr), sizeof(*f->seg))) == NULL)
+		return ERR_FAIL;
+	json_array_foreach(arr, i, t) {
+		if (!json_is_array(t) || json_array_size(t) != 3)
+			return ERR_CORRUPT;
+		for (k = 0; k < 3; k++) {
+			if (!json_is_integer(json_array_get(t, k)))
+				return ERR_CORRUPT;
+			v[k] = json_integer_value(json_array_get(t, k));
+			if (v[k] < 0 || (uint64_t)v[k] > (1ULL << 62))
+				return ERR_CORRUPT;
+		}
+		if (v[0] > REPO_MAX_DEPS || v[2] == 0)
+			return ERR_CORRUPT;
+		f->seg[i].src = (uint32_t)v[0];
+		f->seg[i].off = (uint64_t)v[1];
+		f->seg[i].len = (uint64_t)v[2];
+		f->nseg = i + 1;
+	}
+	return ERR_OK;
+}
+
 int
 manifest_file_decode(const json_t *rec, int hash_alg, struct mfile *f)
 {
@@ -314,9 +349,14 @@ manifest_file_decode(const json_t *rec, int hash_alg, struct mfile *f)
 	if (!json_is_string(v) ||
 	    (f->type = manifest_type_parse(json_string_value(v))) < 0)
 		goto bad;
-	if (manifest_get_u64(rec, "o", &f->o) != ERR_OK ||
-	    manifest_get_u64(rec, "e", &f->e) != ERR_OK || f->e < f->o ||
-	    manifest_get_u64(rec, "size", &f->size) != ERR_OK)
+	if (json_object_get(rec, "s") != NULL) {
+		if (json_object_get(rec, "o") != NULL ||
+		    decode_segments(json_object_get(rec, "s"), f) != ERR_OK)
+			goto bad;
+	} else if (manifest_get_u64(rec, "o", &f->o) != ERR_OK ||
+	    manifest_get_u64(rec, "e", &f->e) != ERR_OK || f->e < f->o)
+		goto bad;
+	if (manifest_get_u64(rec, "size", &f->size) != ERR_OK)
 		goto bad;
 	/* mode, uid and gid: every archive bkp writes has them; a restore
 	 * refuses a tar entry whose own differ (restore/check.c). */
@@ -347,7 +387,10 @@ manifest_file_release(struct mfile *f)
 {
 	free(f->path);
 	free(f->link);
+	free(f->seg);
 	f->path = f->link = NULL;
+	f->seg = NULL;
+	f->nseg = 0;
 }
 
 int

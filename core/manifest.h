@@ -20,6 +20,9 @@ struct manifest_reader;
 
 #define MANIFEST_CHUNK (1u << 20)     /* plaintext bytes per manifest chunk */
 #define MANIFEST_MAX_LINE (1u << 20)  /* longest record accepted */
+/* Segments in one version 3 file record: each takes at most 64 bytes of
+ * JSON, so they fit a line beside a 64 KiB path. */
+#define MANIFEST_MAX_SEG 15000
 
 /* File types in "file" records. */
 enum { MF_FILE = 1, MF_DIR, MF_SYMLINK, MF_HARDLINK, MF_OTHER };
@@ -31,7 +34,15 @@ struct mfile {
 	int type;
 	uint64_t size;       /* content bytes (regular files) */
 	uint8_t hash[32];    /* hash (hash.h) of the content (regular files) */
-	uint64_t o, e;       /* tar stream range of the entry [o, e) */
+	uint64_t o, e;       /* tar stream range of the entry [o, e) (v1, v2) */
+	/* Version 3: the entry's tar bytes are the concatenation of these
+	 * segments of archives' data plaintext (src 0: this archive, k: its
+	 * record's deps[k-1]); none in versions 1 and 2. */
+	struct mseg {
+		uint32_t src;
+		uint64_t off, len;
+	} *seg;
+	size_t nseg;
 	char *link;          /* symlink or hardlink target, or NULL */
 	int has_meta;        /* mode, uid and gid are present and valid */
 	uint64_t mode;       /* permission bits (mode & 07777) */

@@ -56,6 +56,12 @@ repo_key_record(const char *id, char *out, size_t outlen)
 	snprintf(out, outlen, "archives/%s.json", id);
 }
 
+void
+repo_key_frames(const char *id, char *out, size_t outlen)
+{
+	snprintf(out, outlen, "frames/%s", id);
+}
+
 static int
 is_hex(const char *s, size_t n)
 {
@@ -351,6 +357,56 @@ host_ok(const char *s)
 	return 1;
 }
 
+static int
+id_ok(const char *s)
+{
+	return s != NULL && strlen(s) == REPO_ID_HEX && is_hex(s, REPO_ID_HEX);
+}
+
+/* A version 3 record's chain members: "deps" (distinct ids other than
+ * the archive's own, at most REPO_MAX_DEPS), "base" (null for a full,
+ * else the archive it was compared with) and "chain" (0 exactly for a
+ * full). */
+static int
+parse_chain(json_t *j, struct repo_archive *a)
+{
+	json_t *arr, *v;
+	size_t i, k;
+	uint64_t u;
+
+	arr = json_object_get(j, "deps");
+	if (!json_is_array(arr) || json_array_size(arr) > REPO_MAX_DEPS)
+		return ERR_CORRUPT;
+	if (json_array_size(arr) > 0 && (a->deps = calloc(json_array_size(
+	    arr), sizeof(*a->deps))) == NULL) {
+		err_set("out of memory");
+		return ERR_FAIL;
+	}
+	json_array_foreach(arr, i, v) {
+		if (!id_ok(json_string_value(v)) ||
+		    strcmp(json_string_value(v), a->id) == 0)
+			return ERR_CORRUPT;
+		for (k = 0; k < i; k++)
+			if (strcmp(a->deps[k], json_string_value(v)) == 0)
+				return ERR_CORRUPT;
+		memcpy(a->deps[i], json_string_value(v), REPO_ID_HEX + 1);
+		a->ndeps = i + 1;
+	}
+	v = json_object_get(j, "base");
+	if (json_is_null(v))
+		a->base[0] = '\0';
+	else if (id_ok(json_string_value(v)) &&
+	    strcmp(json_string_value(v), a->id) != 0)
+		memcpy(a->base, json_string_value(v), REPO_ID_HEX + 1);
+	else
+		return ERR_CORRUPT;
+	if (get_u64(j, "chain", &u) != 0 || u > UINT32_MAX ||
+	    (u == 0) != (a->base[0] == '\0'))
+		return ERR_CORRUPT;
+	a->chain = (uint32_t)u;
+	return ERR_OK;
+}
+
 int
 repo_parse_record(const uint8_t *buf, size_t len, const char *id,
     const char *repo_id, struct repo_archive *a)
@@ -435,6 +491,14 @@ repo_parse_record(const uint8_t *buf, size_t len, const char *id,
 	    get_u64(st, "bytes", &a->bytes) != 0 ||
 	    get_u64(st, "warnings", &a->warnings) != 0)
 		goto bad;
+	if (a->version >= 3) {
+		repo_key_frames(id, key, sizeof(key));
+		if (get_obj(j, "frames", key, a->hash_alg, &a->frames_size,
+		    a->frames_hash) != 0 || a->frames_size < OBJ_HEADER)
+			goto bad;
+		if ((rc = parse_chain(j, a)) != ERR_OK)
+			goto chain_bad;
+	}
 	arr = json_object_get(j, "recipients");
 	if (!json_is_array(arr) || json_array_size(arr) == 0 ||
 	    json_array_size(arr) > MAX_RECIPIENTS)
@@ -459,6 +523,9 @@ repo_parse_record(const uint8_t *buf, size_t len, const char *id,
 	}
 	rc = ERR_OK;
 	goto done;
+chain_bad:
+	if (rc != ERR_CORRUPT)
+		goto done;
 bad:
 	err_set("archive record 'archives/%s.json' is malformed", id);
 	rc = ERR_CORRUPT;
@@ -475,8 +542,11 @@ repo_archive_release(struct repo_archive *a)
 	free(a->name);
 	free(a->host);
 	free(a->recip);
+	free(a->deps);
 	a->name = a->host = NULL;
 	a->recip = NULL;
+	a->deps = NULL;
+	a->ndeps = 0;
 }
 
 void

@@ -20,13 +20,17 @@ struct storage_opts;
 #define REPO_ID_HEX 32
 
 /* Archive format version written (records and manifests); readers take
- * 1 (BLAKE2b-256 hashes) and 2 (the hash the record names). */
-#define REPO_ARCHIVE_VERSION 2
+ * 1 (BLAKE2b-256 hashes), 2 (the hash the record names) and 3 (pieces:
+ * incremental archives that reference earlier archives' data). */
+#define REPO_ARCHIVE_VERSION 3
+
+/* Bound on the archives a version 3 archive's data may reference. */
+#define REPO_MAX_DEPS 256
 
 /* A committed archive, as its record (untrusted, bounds-checked) says. */
 struct repo_archive {
 	char id[REPO_ID_HEX + 1];
-	int version;         /* bkp_archive: 1 or 2 */
+	int version;         /* bkp_archive: 1, 2 or 3 */
 	int hash_alg;        /* HASH_*: of files and objects */
 	char *name;          /* dataset name */
 	char *host;          /* host that took the backup */
@@ -40,9 +44,19 @@ struct repo_archive {
 	uint64_t manifest_size;
 	uint8_t data_hash[32];     /* hash (hash_alg) of the data object */
 	uint8_t manifest_hash[32]; /* hash (hash_alg) of the manifest object */
+	uint64_t frames_size;      /* version 3: the frames object (the data */
+	uint8_t frames_hash[32];   /* object's chunk table) */
 	uint64_t files;      /* entries archived */
 	uint64_t bytes;      /* file content bytes read */
 	uint64_t warnings;   /* source files skipped */
+	/* Version 3: the archives whose data objects this one's entries
+	 * reference ("deps", ids only; source k of a segment is deps[k-1]),
+	 * the archive it was compared with ("base", empty for a full) and
+	 * the incrementals since the chain's full ("chain", 0 for a full). */
+	char (*deps)[REPO_ID_HEX + 1];
+	size_t ndeps;
+	char base[REPO_ID_HEX + 1];
+	uint32_t chain;
 	size_t nrecip;
 	struct repo_recipient {
 		char fpr[KEYS_FPR_HEX + 1];
@@ -138,6 +152,7 @@ int repo_name_ok(const char *name);
  * hold at least 64 bytes). */
 void repo_key_data(const char *id, char *out, size_t outlen);
 void repo_key_manifest(const char *id, char *out, size_t outlen);
+void repo_key_frames(const char *id, char *out, size_t outlen);
 void repo_key_record(const char *id, char *out, size_t outlen);
 
 /*

@@ -597,3 +597,61 @@ Test(manifest, file_decode_path_with_nul_no_double_free)
 	cr_expect_eq(decode_v1(rec, &f), ERR_CORRUPT);
 	json_decref(rec);
 }
+
+/* Version 3 "file" records: segments instead of o and e. */
+Test(manifest, file_decode_segments)
+{
+	static const char *const bad[] = {
+		"[]",                       /* none */
+		"[[0, 0]]",                 /* two numbers */
+		"[[0, 0, 0]]",              /* empty */
+		"[[0, -1, 5]]",             /* negative */
+		"[[257, 0, 5]]",            /* source past the deps bound */
+		"[[0, 0, 4611686018427387905]]",  /* over 2^62 */
+		"[[0, \"0\", 5]]",
+		"[[0, 0, 1.5]]",
+		"[0, 0, 5]",
+		"{\"a\": 1}",
+	};
+	struct mfile f;
+	json_t *rec;
+	size_t i;
+	char *big, *p;
+
+	rec = file_rec();
+	json_object_del(rec, "o");
+	json_object_del(rec, "e");
+	json_object_set_new(rec, "s", jparse("[[0, 1024, 512], [3, 0, 1024],"
+	    " [256, 4611686018427387904, 1]]"));
+	cr_assert_eq(decode_v1(rec, &f), ERR_OK, "%s", err_get());
+	cr_assert_eq(f.nseg, 3);
+	cr_expect_eq(f.seg[0].src, 0);
+	cr_expect_eq(f.seg[0].off, 1024);
+	cr_expect_eq(f.seg[0].len, 512);
+	cr_expect_eq(f.seg[1].src, 3);
+	cr_expect_eq(f.seg[2].src, 256);
+	cr_expect_eq(f.seg[2].off, 1ULL << 62);
+	manifest_file_release(&f);
+	cr_expect_null(f.seg);
+	/* o and e beside segments: refused */
+	json_object_set_new(rec, "o", json_integer(0));
+	cr_expect_eq(decode_v1(rec, &f), ERR_CORRUPT);
+	json_object_del(rec, "o");
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		json_object_set_new(rec, "s", jparse(bad[i]));
+		cr_expect_eq(decode_v1(rec, &f), ERR_CORRUPT, "%s", bad[i]);
+		cr_expect_null(f.seg);
+	}
+	/* at most MANIFEST_MAX_SEG */
+	big = malloc((MANIFEST_MAX_SEG + 1) * 10 + 8);
+	cr_assert_not_null(big);
+	p = big;
+	*p++ = '[';
+	for (i = 0; i <= MANIFEST_MAX_SEG; i++)
+		p += sprintf(p, "%s[0,0,1]", i ? "," : "");
+	strcpy(p, "]");
+	json_object_set_new(rec, "s", jparse(big));
+	cr_expect_eq(decode_v1(rec, &f), ERR_CORRUPT, "too many segments");
+	free(big);
+	json_decref(rec);
+}

@@ -667,6 +667,24 @@ to_v2(json_t *j)
 	}
 }
 
+/* Make j a version 3 record: a frames object and a chain of two deps. */
+static void
+to_v3(json_t *j, const char *id)
+{
+	char fkey[64];
+	json_t *f;
+
+	to_v2(j);
+	json_object_set_new(j, "bkp_archive", json_integer(3));
+	repo_key_frames(id, fkey, sizeof(fkey));
+	f = json_deep_copy(json_object_get(j, "manifest"));
+	json_object_set_new(f, "key", json_string(fkey));
+	json_object_set_new(j, "frames", f);
+	json_object_set_new(j, "deps", json_pack("[s, s]", IDA, IDC));
+	json_object_set_new(j, "base", json_string(IDA));
+	json_object_set_new(j, "chain", json_integer(2));
+}
+
 static void
 expect_each_refused_v(const struct mut *v, size_t nv, int v2)
 {
@@ -681,7 +699,9 @@ expect_each_refused_v(const struct mut *v, size_t nv, int v2)
 		setup();
 		init_repo(&cfg);
 		j = record_json(IDB, "db", 5, NULL, NULL);
-		if (v2)
+		if (v2 == 3)
+			to_v3(j, IDB);
+		else if (v2)
 			to_v2(j);
 		apply(j, &v[i]);
 		put_record(IDB, j);
@@ -878,6 +898,91 @@ Test(repo, record_versions_and_hashes)
 	repo_archive_release(&a);
 	repo_free(r);
 	expect_each_refused_v(bad, sizeof(bad) / sizeof(bad[0]), 1);
+}
+
+/* Version 3: frames object and chain members, each bound enforced. */
+Test(repo, record_version3_chain)
+{
+	static const struct mut bad[] = {
+		{ "no frames object", "frames", NULL },
+		{ "frames under another key", "frames.key",
+		    "\"frames/abcd0000000000000000000000000001\"" },
+		{ "frames smaller than a header", "frames.size", "10" },
+		{ "no deps", "deps", NULL },
+		{ "deps not an array", "deps", "\"x\"" },
+		{ "a dep not an id", "deps", "[\"abc\"]" },
+		{ "a dep in upper case", "deps",
+		    "[\"ABCD0000000000000000000000000001\"]" },
+		{ "itself a dep", "deps",
+		    "[\"abcd1111111111111111111111111112\"]" },
+		{ "a dep twice", "deps", "[\"abcd0000000000000000000000000001\","
+		    "\"abcd0000000000000000000000000001\"]" },
+		{ "no base", "base", NULL },
+		{ "base itself", "base",
+		    "\"abcd1111111111111111111111111112\"" },
+		{ "base not an id", "base", "7" },
+		{ "no chain", "chain", NULL },
+		{ "chain 0 with a base", "chain", "0" },
+		{ "chain negative", "chain", "-1" },
+		{ "chain over 32 bits", "chain", "4294967296" },
+	};
+	struct repo_config cfg;
+	struct repo_archive a;
+	struct repo *r;
+	json_t *j, *deps;
+	int i;
+
+	init_repo(&cfg);
+	j = record_json(IDB, "db", 2000, NULL, NULL);
+	to_v3(j, IDB);
+	put_record(IDB, j);
+	json_decref(j);
+	/* a full: no deps, null base, chain 0 */
+	j = record_json(IDD, "db", 3000, NULL, NULL);
+	to_v3(j, IDD);
+	json_object_set_new(j, "deps", json_array());
+	json_object_set_new(j, "base", json_null());
+	json_object_set_new(j, "chain", json_integer(0));
+	put_record(IDD, j);
+	json_decref(j);
+	/* 256 deps is the bound: 257 is refused */
+	for (i = 0; i < 2; i++) {
+		char id[REPO_ID_HEX + 1];
+		int k;
+
+		j = record_json(i ? IDE : IDC, "db", 4000 + i, NULL, NULL);
+		to_v3(j, i ? IDE : IDC);
+		deps = json_array();
+		for (k = 0; k < 256 + i; k++) {
+			snprintf(id, sizeof(id), "%032x", k + 100);
+			json_array_append_new(deps, json_string(id));
+		}
+		json_object_set_new(j, "deps", deps);
+		put_record(i ? IDE : IDC, j);
+		json_decref(j);
+	}
+	r = open_repo();
+	cr_assert_eq(repo_find(r, IDB, &a), ERR_OK, "%s", err_get());
+	cr_expect_eq(a.version, 3);
+	cr_expect_eq(a.ndeps, 2);
+	cr_expect_str_eq(a.deps[0], IDA);
+	cr_expect_str_eq(a.deps[1], IDC);
+	cr_expect_str_eq(a.base, IDA);
+	cr_expect_eq(a.chain, 2);
+	cr_expect_eq(a.frames_size, 500);
+	cr_expect_eq(a.frames_hash[0], 0x5a);
+	repo_archive_release(&a);
+	cr_assert_eq(repo_find(r, IDD, &a), ERR_OK, "%s", err_get());
+	cr_expect_eq(a.ndeps, 0);
+	cr_expect_eq(a.base[0], '\0');
+	cr_expect_eq(a.chain, 0);
+	repo_archive_release(&a);
+	cr_assert_eq(repo_find(r, IDC, &a), ERR_OK, "%s", err_get());
+	cr_expect_eq(a.ndeps, 256);
+	repo_archive_release(&a);
+	cr_expect_neq(repo_find(r, IDE, &a), ERR_OK, "257 deps accepted");
+	repo_free(r);
+	expect_each_refused_v(bad, sizeof(bad) / sizeof(bad[0]), 3);
 }
 
 Test(repo, record_bound_256k)
