@@ -1,17 +1,17 @@
 /*
- * Backup engine: source files -> libarchive pax writer -> ostream (zstd +
- * AEAD chunks, worker threads) -> storage; a manifest of every entry (tar
- * offsets, size, content hash) and chunk goes to a second object; the archive
- * record is written last and is the commit.
+ * Backup engine (archive format 3): sources -> pieces of a pax stream
+ * (tree.c), of which only what no earlier archive of the chain holds goes
+ * into the data object (ostream: zstd + AEAD chunks, worker threads); a
+ * manifest of every entry (its segments, size, content hash) and a frames
+ * object (the data object's chunk table) go to two more objects; the
+ * archive record is written last and is the commit; then this host's
+ * file index for the next backup is replaced.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <fnmatch.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <archive.h>
@@ -19,7 +19,7 @@
 #include <jansson.h>
 #include <sodium.h>
 
-#include "backup.h"
+#include "bk.h"
 #include "crypto.h"
 #include "err.h"
 #include "hash.h"
@@ -30,45 +30,24 @@
 #include "storage.h"
 #include "util.h"
 
-#define READ_BUF (1u << 20)
-
-struct bk {
-	struct repo *repo;
-	const struct backup_opts *o;
-	struct backup_result *res;
-	struct storage *st;
-	struct ostream *data;
-	struct manifest_writer *mw;
-	struct archive *aw;          /* pax writer */
-	struct archive *disk;        /* disk reader */
-	struct archive_entry_linkresolver *lr;
-	uint64_t tar_off;            /* bytes the pax writer produced */
-	uint8_t *buf;                /* READ_BUF */
-	int hash_alg;                /* HASH_*: files and objects */
-	double t0, last_progress;
-	int failed;                  /* a write callback failed */
-};
-
-static void
-warnf(struct bk *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-warnf(struct bk *b, const char *fmt, ...)
+void
+bk_warn(struct bk *b, const char *fmt, ...)
 {
-	char msg[1024];
+	char *msg = NULL;
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
 	va_end(ap);
 	b->res->warnings++;
 	if (b->o->warn != NULL)
-		b->o->warn(b->o->arg, msg);
+		b->o->warn(b->o->arg, msg != NULL ? msg : "(out of memory)");
+	free(msg);
 }
 
-static void
-progress(struct bk *b, int force)
+void
+bk_progress(struct bk *b, int force)
 {
 	struct backup_progress p;
 	double now;
@@ -80,14 +59,14 @@ progress(struct bk *b, int force)
 		return;
 	b->last_progress = now;
 	p.files = b->res->files;
-	p.bytes = b->res->bytes;
+	p.bytes = b->res->read_bytes;
 	p.stored = ostream_stored(b->data);
 	p.elapsed = now - b->t0;
 	b->o->progress(b->o->arg, &p);
 }
 
-static int
-cancelled(struct bk *b)
+int
+bk_cancelled(struct bk *b)
 {
 	if (b->o->cancel != NULL && *b->o->cancel) {
 		err_set("interrupted");
@@ -96,22 +75,7 @@ cancelled(struct bk *b)
 	return 0;
 }
 
-/* libarchive write callback: the tar stream goes into the data object. */
-static la_ssize_t
-tar_write(struct archive *a, void *arg, const void *buf, size_t len)
-{
-	struct bk *b = arg;
-
-	if (ostream_write(b->data, buf, len) != ERR_OK) {
-		archive_set_error(a, EIO, "%s", err_get());
-		b->failed = 1;
-		return -1;
-	}
-	b->tar_off += len;
-	return (la_ssize_t)len;
-}
-
-/* Chunk callback: every chunk of the data object gets a manifest record. */
+/* Chunk callback: every chunk of the data object gets a frames record. */
 static int
 chunk_record(void *arg, const struct ostream_chunk *c)
 {
@@ -121,211 +85,16 @@ chunk_record(void *arg, const struct ostream_chunk *c)
 
 	j = json_pack("{s:s, s:I, s:I, s:I, s:I}", "t", "chunk",
 	    "i", (json_int_t)c->index, "off", (json_int_t)c->offset,
-	    "len", (json_int_t)c->sealed_len, "plain",
-	    (json_int_t)c->plain_len);
-	if (j == NULL) {
-		err_set("out of memory");
+	    "len", (json_int_t)c->sealed_len, "plain", (json_int_t)c->plain_len);
+	if (j == NULL)
 		return -1;
-	}
-	rc = manifest_put(b->mw, j);
+	rc = manifest_put(b->fw, j);
 	json_decref(j);
 	return rc == ERR_OK ? 0 : -1;
 }
 
-/* Strip leading "/" and "../" like tar; NULL if nothing is left or ".."
- * remains inside. */
-static const char *
-clean_path(const char *p)
-{
-	const char *s;
-
-	for (;;) {
-		if (*p == '/')
-			p++;
-		else if (strncmp(p, "./", 2) == 0)
-			p += 2;
-		else if (strncmp(p, "../", 3) == 0)
-			p += 3;
-		else
-			break;
-	}
-	if (*p == '\0' || strcmp(p, ".") == 0 || strcmp(p, "..") == 0)
-		return NULL;
-	for (s = p; (s = strstr(s, "..")) != NULL; s += 2)
-		if ((s == p || s[-1] == '/') && (s[2] == '/' || s[2] == '\0'))
-			return NULL;
-	return p;
-}
-
-static int
-excluded(struct bk *b, const char *path)
-{
-	const char *base = strrchr(path, '/');
-	size_t i;
-
-	base = base ? base + 1 : path;
-	for (i = 0; i < b->o->nexcludes; i++)
-		if (fnmatch(b->o->excludes[i], path, 0) == 0 ||
-		    fnmatch(b->o->excludes[i], base, 0) == 0)
-			return 1;
-	return 0;
-}
-
-static int
-write_data(struct bk *b, const void *buf, size_t len)
-{
-	const char *p = buf;
-	la_ssize_t n;
-
-	while (len > 0) {
-		n = archive_write_data(b->aw, p, len);
-		if (n <= 0) {
-			if (!b->failed)
-				err_set("archive write failed: %s",
-				    archive_error_string(b->aw));
-			return ERR_FAIL;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return ERR_OK;
-}
-
-/* Feed len zero bytes (a hole) to the hash and the writer. */
-static int
-write_zeros(struct bk *b, struct hash *h, uint64_t len)
-{
-	size_t n;
-
-	memset(b->buf, 0, READ_BUF);
-	while (len > 0) {
-		n = len > READ_BUF ? READ_BUF : (size_t)len;
-		hash_update(h, b->buf, n);
-		if (write_data(b, b->buf, n) != ERR_OK)
-			return ERR_FAIL;
-		len -= n;
-	}
-	return ERR_OK;
-}
-
-/* Copy [off, off+len) of fd; a short file is padded with zeros. */
-static int
-copy_range(struct bk *b, int fd, const char *path,
-    struct hash *h, uint64_t off, uint64_t len, int *changed)
-{
-	ssize_t n;
-	size_t want;
-
-	while (len > 0) {
-		if (cancelled(b))
-			return ERR_FAIL;
-		want = len > READ_BUF ? READ_BUF : (size_t)len;
-		n = pread(fd, b->buf, want, (off_t)off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			warnf(b, "error reading '%s': %s (rest stored as "
-			    "zeros)", path, strerror(errno));
-			return write_zeros(b, h, len);
-		}
-		if (n == 0) {
-			*changed = 1;
-			return write_zeros(b, h, len);
-		}
-		hash_update(h, b->buf, (size_t)n);
-		if (write_data(b, b->buf, (size_t)n) != ERR_OK)
-			return ERR_FAIL;
-		b->res->bytes += (uint64_t)n;
-		off += (uint64_t)n;
-		len -= (uint64_t)n;
-		progress(b, 0);
-	}
-	return ERR_OK;
-}
-
-/* Write a regular file's content (sparse-aware) and hash it. */
-static int
-copy_file(struct bk *b, struct archive_entry *e, int fd, const char *path,
-    uint8_t hash[32])
-{
-	struct hash h;
-	uint64_t size = (uint64_t)archive_entry_size(e), pos = 0;
-	la_int64_t off, len;
-	int changed = 0, rc;
-	struct stat sb;
-
-	hash_init(&h, b->hash_alg);
-	if (archive_entry_sparse_reset(e) > 0) {
-		while (archive_entry_sparse_next(e, &off, &len) == ARCHIVE_OK) {
-			if ((uint64_t)off < pos || (uint64_t)off > size)
-				break;
-			if ((rc = write_zeros(b, &h, (uint64_t)off - pos)) !=
-			    ERR_OK)
-				return rc;
-			if ((uint64_t)(off + len) > size)
-				len = (la_int64_t)size - off;
-			if ((rc = copy_range(b, fd, path, &h, (uint64_t)off,
-			    (uint64_t)len, &changed)) != ERR_OK)
-				return rc;
-			pos = (uint64_t)(off + len);
-		}
-		if ((rc = write_zeros(b, &h, size - pos)) != ERR_OK)
-			return rc;
-	} else if ((rc = copy_range(b, fd, path, &h, 0, size, &changed)) !=
-	    ERR_OK)
-		return rc;
-	if (!changed && fstat(fd, &sb) == 0 && (uint64_t)sb.st_size != size)
-		changed = 1;
-	if (changed)
-		warnf(b, "'%s' changed while it was read", path);
-	hash_final(&h, hash);
-	return ERR_OK;
-}
-
-/* The manifest record of one archived entry. */
-static int
-put_file_record(struct bk *b, struct archive_entry *e, uint64_t o,
-    uint64_t end, const uint8_t *hash)
-{
-	const char *path = archive_entry_pathname(e), *link;
-	int type = manifest_entry_type(e);
-	char hex[65];
-	json_t *j;
-	int rc = ERR_FAIL;
-
-	j = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
-	    "t", "file", "type", manifest_type_name(type),
-	    "mode", (json_int_t)(archive_entry_mode(e) & 07777),
-	    "uid", (json_int_t)archive_entry_uid(e),
-	    "gid", (json_int_t)archive_entry_gid(e),
-	    "mtime", (json_int_t)archive_entry_mtime(e),
-	    "size", (json_int_t)(type == MF_FILE ? archive_entry_size(e) : 0),
-	    "o", (json_int_t)o, "e", (json_int_t)end);
-	if (j == NULL)
-		goto nomem;
-	if (manifest_set_bytes(j, "path", path, strlen(path)) != ERR_OK)
-		goto nomem;
-	if (type == MF_FILE) {
-		util_hex(hash, 32, hex);
-		json_object_set_new(j, hash_name(b->hash_alg),
-		    json_string(hex));
-	}
-	link = type == MF_HARDLINK ? archive_entry_hardlink(e) :
-	    type == MF_SYMLINK ? archive_entry_symlink(e) : NULL;
-	if (link != NULL &&
-	    manifest_set_bytes(j, "link", link, strlen(link)) != ERR_OK)
-		goto nomem;
-	rc = manifest_put(b->mw, j);
-	json_decref(j);
-	return rc;
-nomem:
-	json_decref(j);
-	err_set("out of memory");
-	return ERR_FAIL;
-}
-
-static int
-put_skipped(struct bk *b, const char *path, const char *why)
+int
+bk_put_skipped(struct bk *b, const char *path, const char *why)
 {
 	json_t *j = json_pack("{s:s, s:s}", "t", "skipped", "reason", why);
 	int rc;
@@ -338,194 +107,71 @@ put_skipped(struct bk *b, const char *path, const char *why)
 	return rc;
 }
 
-/* Archive one entry the disk reader produced. */
-static int
-archive_one(struct bk *b, struct archive_entry *e)
+/* Add the record of the entry just built (its key and pieces are b's)
+ * to the next file index; a key that does not sort after the last one
+ * (overlapping sources) is archived but not indexed. */
+int
+bk_index(struct bk *b, struct findex_rec *rec)
 {
-	struct archive_entry *spare = NULL;
-	const char *src = archive_entry_sourcepath(e);
-	const char *path, *hl;
-	uint8_t hash[32];
-	uint64_t o;
-	int fd = -1, rc = ERR_OK, r;
-	char *cpath = NULL;
+	char *n;
 
-	if (src == NULL)
-		src = archive_entry_pathname(e);
-	if ((path = clean_path(archive_entry_pathname(e))) == NULL)
-		return ERR_OK;    /* "/" or "." itself */
-	if ((cpath = strdup(path)) == NULL) {
-		err_set("out of memory");
-		return ERR_FAIL;
-	}
-	archive_entry_copy_pathname(e, cpath);
-	if (archive_entry_filetype(e) == AE_IFREG) {
-		fd = open(src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
-		if (fd < 0 && errno == EPERM)
-			fd = open(src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd < 0) {
-			warnf(b, "cannot read '%s': %s (skipped)", src,
-			    strerror(errno));
-			rc = put_skipped(b, cpath, strerror(errno));
-			goto done;
-		}
-	}
-	archive_entry_linkify(b->lr, &e, &spare);
-	if (e == NULL)
-		goto done;
-	if ((hl = archive_entry_hardlink(e)) != NULL) {
-		const char *c = clean_path(hl);
-		char *tmp;
+	rec->path = (const char *)b->vec;
+	rec->pathlen = b->veclen;
+	rec->seg = b->pc.seg;
+	rec->nseg = b->pc.nseg;
+	rec->chunk = b->pc.chunk;
+	rec->nchunk = b->pc.nchunk;
 
-		if (c == NULL || (tmp = strdup(c)) == NULL) {
-			warnf(b, "'%s': unusable hard link target (skipped)",
-			    src);
-			goto done;
+	if (b->iw == NULL)
+		return ERR_OK;
+	if (b->last != NULL && findex_pathcmp(b->last, b->lastlen, rec->path,
+	    rec->pathlen) >= 0)
+		return ERR_OK;
+	if (rec->pathlen + 1 > b->lastcap) {
+		if ((n = realloc(b->last, rec->pathlen + 1)) == NULL) {
+			err_set("out of memory");
+			return ERR_FAIL;
 		}
-		archive_entry_copy_hardlink(e, tmp);
-		free(tmp);
-		if (fd >= 0) {
-			close(fd);
-			fd = -1;
-		}
+		b->last = n;
+		b->lastcap = rec->pathlen + 1;
 	}
-	o = b->tar_off;
-	r = archive_write_header(b->aw, e);
-	if (r == ARCHIVE_FATAL || b->failed) {
-		if (!b->failed)
-			err_set("archive write failed: %s",
-			    archive_error_string(b->aw));
-		rc = ERR_FAIL;
-		goto done;
-	}
-	if (r < ARCHIVE_WARN) {
-		warnf(b, "'%s': %s (skipped)", src,
-		    archive_error_string(b->aw));
-		goto done;
-	}
-	if (fd >= 0 && archive_entry_size(e) > 0 &&
-	    (rc = copy_file(b, e, fd, src, hash)) != ERR_OK)
-		goto done;
-	if (fd >= 0 && archive_entry_size(e) == 0)
-		hash_buf(b->hash_alg, NULL, 0, hash);
-	if (archive_write_finish_entry(b->aw) != ARCHIVE_OK || b->failed) {
-		if (!b->failed)
-			err_set("archive write failed: %s",
-			    archive_error_string(b->aw));
-		rc = ERR_FAIL;
-		goto done;
-	}
-	rc = put_file_record(b, e, o, b->tar_off, hash);
-	b->res->files++;
-	progress(b, 0);
-done:
-	if (fd >= 0)
-		close(fd);
-	free(cpath);
-	return rc;
+	memcpy(b->last, rec->path, rec->pathlen + 1);
+	b->lastlen = rec->pathlen;
+	return findex_put(b->iw, rec);
 }
 
-/* Walk one source path. */
-static int
-walk_path(struct bk *b, const char *root)
-{
-	struct archive_entry *e;
-	int r, rc = ERR_OK;
-
-	if (archive_read_disk_open(b->disk, root) != ARCHIVE_OK) {
-		warnf(b, "cannot read '%s': %s (skipped)", root,
-		    archive_error_string(b->disk));
-		return put_skipped(b, root, archive_error_string(b->disk));
-	}
-	if ((e = archive_entry_new()) == NULL) {
-		err_set("out of memory");
-		return ERR_FAIL;
-	}
-	for (;;) {
-		if (cancelled(b)) {
-			rc = ERR_FAIL;
-			break;
-		}
-		archive_entry_clear(e);
-		r = archive_read_next_header2(b->disk, e);
-		if (r == ARCHIVE_EOF)
-			break;
-		if (r == ARCHIVE_FATAL) {
-			warnf(b, "cannot read '%s': %s", root,
-			    archive_error_string(b->disk));
-			break;
-		}
-		if (r == ARCHIVE_FAILED || r == ARCHIVE_RETRY) {
-			warnf(b, "%s (skipped)", archive_error_string(b->disk));
-			continue;
-		}
-		if (r == ARCHIVE_WARN)
-			warnf(b, "'%s': %s", archive_entry_pathname(e),
-			    archive_error_string(b->disk));
-		if (excluded(b, archive_entry_pathname(e)))
-			continue;
-		if (archive_entry_filetype(e) == AE_IFDIR)
-			archive_read_disk_descend(b->disk);
-		if ((rc = archive_one(b, e)) != ERR_OK)
-			break;
-	}
-	archive_entry_free(e);
-	archive_read_close(b->disk);
-	return rc;
-}
-
-static int
-backup_tree(struct bk *b)
-{
-	size_t i;
-	int rc = ERR_FAIL;
-
-	if ((b->aw = archive_write_new()) == NULL ||
-	    (b->disk = archive_read_disk_new()) == NULL ||
-	    (b->lr = archive_entry_linkresolver_new()) == NULL) {
-		err_set("out of memory");
-		return ERR_FAIL;
-	}
-	archive_entry_linkresolver_set_strategy(b->lr,
-	    ARCHIVE_FORMAT_TAR_PAX_RESTRICTED);
-	if (archive_write_set_format_pax_restricted(b->aw) != ARCHIVE_OK ||
-	    archive_write_set_bytes_per_block(b->aw, 0) != ARCHIVE_OK ||
-	    archive_write_open2(b->aw, b, NULL, tar_write, NULL, NULL) !=
-	    ARCHIVE_OK) {
-		err_set("cannot start archive: %s",
-		    archive_error_string(b->aw));
-		return ERR_FAIL;
-	}
-	archive_read_disk_set_standard_lookup(b->disk);
-	archive_read_disk_set_symlink_physical(b->disk);
-	for (i = 0; i < b->o->npaths; i++)
-		if ((rc = walk_path(b, b->o->paths[i])) != ERR_OK)
-			return rc;
-	if (b->o->npaths == 0)
-		rc = ERR_OK;
-	if (archive_write_close(b->aw) != ARCHIVE_OK || b->failed) {
-		if (!b->failed)
-			err_set("archive write failed: %s",
-			    archive_error_string(b->aw));
-		return ERR_FAIL;
-	}
-	return rc;
-}
-
-/* The stdin stream is stored raw, as one file. */
+/* Standard input is stored as one file, cut into chunks like any other
+ * file's content. */
 static int
 backup_stdin(struct bk *b)
 {
+	const struct findex_rec *p;
+	const char *name = b->o->stdin_name;
+	struct findex_rec r;
 	struct hash h;
 	uint8_t hash[32];
 	char hex[65];
-	json_t *j;
+	json_t *j, *s;
 	ssize_t n;
-	int rc;
+	size_t i;
+	int rc, err = 0;
 
+	if ((b->vec = malloc(WALK_LEVEL)) == NULL) {
+		err_set("out of memory");
+		return ERR_FAIL;
+	}
+	tree_name_key(b->prev.key);
+	tree_name_hash(name, strlen(name), b->vec);
+	b->veclen = WALK_LEVEL;
+	p = prev_find(&b->prev, (const char *)b->vec, b->veclen, &err);
+	if (err)
+		return ERR_FAIL;
+	pieces_begin(&b->pc);
+	if ((rc = pieces_known(&b->pc, p)) != ERR_OK)
+		return rc;
 	hash_init(&h, b->hash_alg);
 	for (;;) {
-		if (cancelled(b))
+		if (bk_cancelled(b))
 			return ERR_FAIL;
 		n = read(STDIN_FILENO, b->buf, READ_BUF);
 		if (n < 0 && errno == EINTR)
@@ -538,30 +184,46 @@ backup_stdin(struct bk *b)
 		if (n == 0)
 			break;
 		hash_update(&h, b->buf, (size_t)n);
-		if ((rc = ostream_write(b->data, b->buf, (size_t)n)) != ERR_OK)
+		if ((rc = pieces_data(&b->pc, b->buf, (size_t)n)) != ERR_OK)
 			return rc;
 		b->res->bytes += (uint64_t)n;
-		progress(b, 0);
+		b->res->read_bytes += (uint64_t)n;
+		bk_progress(b, 0);
 	}
+	if ((rc = pieces_data_end(&b->pc)) != ERR_OK)
+		return rc;
 	hash_final(&h, hash);
 	util_hex(hash, 32, hex);
-	b->tar_off = b->res->bytes;
-	j = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}",
+	if ((s = json_array()) == NULL)
+		goto nomem;
+	for (i = 0; i < b->pc.nseg; i++)
+		json_array_append_new(s, json_pack("[I, I, I]",
+		    (json_int_t)b->pc.seg[i].src, (json_int_t)b->pc.seg[i].off,
+		    (json_int_t)b->pc.seg[i].len));
+	j = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:s}",
 	    "t", "file", "type", "file", "mode", (json_int_t)0600,
 	    "uid", (json_int_t)getuid(), "gid", (json_int_t)getgid(),
-	    "mtime", (json_int_t)(util_now_us() / 1000000),
-	    "size", (json_int_t)b->res->bytes, "o", (json_int_t)0,
-	    "e", (json_int_t)b->res->bytes, hash_name(b->hash_alg), hex);
-	if (j == NULL || manifest_set_bytes(j, "path", b->o->stdin_name,
-	    strlen(b->o->stdin_name)) != ERR_OK) {
+	    "mtime", (json_int_t)(util_now_us() / 1000000), "mtime_ns",
+	    (json_int_t)0, "size", (json_int_t)b->res->bytes, "s", s,
+	    hash_name(b->hash_alg), hex);
+	if (j == NULL || manifest_set_bytes(j, "path", name, strlen(name)) !=
+	    ERR_OK) {
 		json_decref(j);
-		err_set("out of memory");
-		return ERR_FAIL;
+		goto nomem;
 	}
 	rc = manifest_put(b->mw, j);
 	json_decref(j);
+	if (rc != ERR_OK)
+		return rc;
 	b->res->files = 1;
-	return rc;
+	memset(&r, 0, sizeof(r));
+	r.type = MF_FILE;
+	r.size = b->res->bytes;
+	memcpy(r.hash, hash, 32);
+	return bk_index(b, &r);
+nomem:
+	err_set("out of memory");
+	return ERR_FAIL;
 }
 
 static json_t *
@@ -574,14 +236,40 @@ objref(int hash_alg, const char *key, uint64_t size, const uint8_t hash[32])
 	    (json_int_t)size, hash_name(hash_alg), hex);
 }
 
+/* The deps ("ids only") and the chain members of record and manifest. */
+static int
+set_chain(struct bk *b, json_t *j)
+{
+	char hex[REPO_ID_HEX + 1];
+	json_t *deps;
+	size_t i;
+
+	if ((deps = json_array()) == NULL)
+		return ERR_FAIL;
+	for (i = 1; i < b->prev.nsrc; i++) {
+		util_hex(b->prev.src[i], 16, hex);
+		json_array_append_new(deps, json_string(hex));
+	}
+	json_object_set_new(j, "deps", deps);
+	json_object_set_new(j, "base", b->prev.incremental ?
+	    json_string(b->prev.base) : json_null());
+	json_object_set_new(j, "chain", json_integer(b->prev.chain));
+	return ERR_OK;
+}
+
+struct objs {
+	struct ostream_result data;
+	uint64_t msize, fsize;
+	uint8_t mhash[32], fhash[32];
+};
+
 /* Write the archive record: the commit. */
 static int
 put_record(struct bk *b, const uint8_t *datakey, const char *host,
-    int64_t created_us, const struct ostream_result *dres,
-    uint64_t msize, const uint8_t mhash[32], double seconds)
+    int64_t created_us, const struct objs *x)
 {
 	const struct repo_config *cfg = repo_config(b->repo);
-	char dkey[64], mkey[64], rkey[64], when[40];
+	char dkey[64], mkey[64], fkey[64], rkey[64], when[40];
 	uint8_t sealed[KEYS_SEALED];
 	json_t *rec, *arr;
 	char *b64, *text = NULL;
@@ -590,6 +278,7 @@ put_record(struct bk *b, const uint8_t *datakey, const char *host,
 
 	repo_key_data(b->res->id, dkey, sizeof(dkey));
 	repo_key_manifest(b->res->id, mkey, sizeof(mkey));
+	repo_key_frames(b->res->id, fkey, sizeof(fkey));
 	repo_key_record(b->res->id, rkey, sizeof(rkey));
 	util_iso8601(created_us, when, sizeof(when));
 	if ((arr = json_array()) == NULL)
@@ -608,7 +297,8 @@ put_record(struct bk *b, const uint8_t *datakey, const char *host,
 		free(b64);
 	}
 	rec = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s, "
-	    "s:I, s:I, s:o, s:o, s:o, s:{s:I, s:I, s:I, s:I, s:f}}",
+	    "s:I, s:I, s:o, s:o, s:o, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, "
+	    "s:I, s:f}}",
 	    "bkp_archive", REPO_ARCHIVE_VERSION, "hash", hash_name(b->hash_alg),
 	    "id", b->res->id, "repository", cfg->id,
 	    "name", b->o->name, "host", host, "created", when,
@@ -616,15 +306,20 @@ put_record(struct bk *b, const uint8_t *datakey, const char *host,
 	    "cipher", crypto_cipher_name(b->res->cipher),
 	    "content", b->o->stdin_name != NULL ? "raw" : "tar",
 	    "chunk_size", (json_int_t)cfg->chunk_size,
-	    "chunks", (json_int_t)dres->chunks,
-	    "data", objref(b->hash_alg, dkey, dres->size, dres->hash),
-	    "manifest", objref(b->hash_alg, mkey, msize, mhash),
+	    "chunks", (json_int_t)x->data.chunks,
+	    "data", objref(b->hash_alg, dkey, x->data.size, x->data.hash),
+	    "manifest", objref(b->hash_alg, mkey, x->msize, x->mhash),
+	    "frames", objref(b->hash_alg, fkey, x->fsize, x->fhash),
 	    "recipients", arr,
 	    "stats", "files", (json_int_t)b->res->files,
 	    "bytes", (json_int_t)b->res->bytes,
+	    "read_bytes", (json_int_t)b->res->read_bytes,
+	    "new_bytes", (json_int_t)b->res->new_bytes,
+	    "reused", (json_int_t)b->res->reused,
 	    "tar_bytes", (json_int_t)b->res->tar_bytes,
-	    "warnings", (json_int_t)b->res->warnings, "seconds", seconds);
-	if (rec == NULL ||
+	    "warnings", (json_int_t)b->res->warnings,
+	    "seconds", b->res->seconds);
+	if (rec == NULL || set_chain(b, rec) != ERR_OK ||
 	    (text = json_dumps(rec, JSON_INDENT(2) | JSON_SORT_KEYS)) == NULL) {
 		json_decref(rec);
 		goto nomem;
@@ -638,6 +333,112 @@ nomem:
 	return ERR_FAIL;
 }
 
+/* The first records of the manifest and of the frames object. */
+static int
+put_heads(struct bk *b, const char *host, int64_t created_us, int content)
+{
+	char when[40];
+	json_t *j;
+	int rc;
+
+	util_iso8601(created_us, when, sizeof(when));
+	j = json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s, "
+	    "s:I}", "t", "archive", "v", REPO_ARCHIVE_VERSION,
+	    "hash", hash_name(b->hash_alg), "id", b->res->id, "name",
+	    b->o->name, "host", host, "created", when, "created_us",
+	    (json_int_t)created_us, "cipher", crypto_cipher_name(
+	    b->res->cipher), "content", content == OBJ_CONTENT_RAW ? "raw" :
+	    "tar", "chunk_size", (json_int_t)repo_config(b->repo)->chunk_size);
+	if (j == NULL || set_chain(b, j) != ERR_OK) {
+		json_decref(j);
+		err_set("out of memory");
+		return ERR_FAIL;
+	}
+	rc = manifest_put(b->mw, j);
+	json_decref(j);
+	if (rc != ERR_OK)
+		return rc;
+	j = json_pack("{s:s, s:i, s:s}", "t", "frames", "v",
+	    REPO_ARCHIVE_VERSION, "id", b->res->id);
+	rc = j == NULL ? ERR_FAIL : manifest_put(b->fw, j);
+	json_decref(j);
+	return rc;
+}
+
+/* The last records: the frames object's, then (binding it) the
+ * manifest's. */
+static int
+put_ends(struct bk *b, struct objs *x)
+{
+	char hex[65], member[HASH_MEMBER_MAX];
+	json_t *j;
+	int rc;
+
+	util_hex(x->data.hash, 32, hex);
+	j = json_pack("{s:s, s:I, s:I, s:s}", "t", "end",
+	    "chunks", (json_int_t)x->data.chunks,
+	    "data_size", (json_int_t)x->data.size,
+	    hash_member(member, "data", b->hash_alg), hex);
+	rc = j == NULL ? ERR_FAIL : manifest_put(b->fw, j);
+	json_decref(j);
+	if (rc != ERR_OK ||
+	    (rc = manifest_writer_finish(b->fw, &x->fsize, x->fhash)) != ERR_OK)
+		return rc;
+	j = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:s, s:I, s:I}",
+	    "t", "end", "files", (json_int_t)b->res->files,
+	    "bytes", (json_int_t)b->res->bytes,
+	    "tar_bytes", (json_int_t)b->res->tar_bytes,
+	    "chunks", (json_int_t)x->data.chunks,
+	    "data_size", (json_int_t)x->data.size,
+	    hash_member(member, "data", b->hash_alg), hex,
+	    "warnings", (json_int_t)b->res->warnings,
+	    "frames_size", (json_int_t)x->fsize);
+	if (j != NULL) {
+		util_hex(x->fhash, 32, hex);
+		json_object_set_new(j, hash_member(member, "frames",
+		    b->hash_alg), json_string(hex));
+	}
+	rc = j == NULL ? ERR_FAIL : manifest_put(b->mw, j);
+	json_decref(j);
+	if (rc != ERR_OK)
+		return rc;
+	return manifest_writer_finish(b->mw, &x->msize, x->mhash);
+}
+
+/* Start the next file index (written beside the current one, put in
+ * place after the commit).  A host that cannot keep one still backs up
+ * (fully, next time too): said once. */
+static void
+start_index(struct bk *b, int64_t created_us)
+{
+	struct findex_head *h;
+	uint8_t repo[16];
+	size_t i;
+
+	if ((h = sodium_malloc(sizeof(*h))) == NULL)
+		return;
+	memset(h, 0, sizeof(*h));
+	util_unhex(repo_config(b->repo)->id, repo, 16);
+	memcpy(h->repo, repo, 16);
+	memcpy(h->archive, b->prev.src[0], 16);
+	h->created_us = created_us;
+	h->full_us = b->prev.full_us;
+	h->chain = b->prev.chain;
+	h->hash_alg = b->hash_alg;
+	memcpy(h->key, b->prev.key, 32);
+	h->narch = b->prev.nsrc;
+	for (i = 0; i < b->prev.nsrc; i++)
+		memcpy(h->arch[i], b->prev.src[i], 16);
+	if (findex_writer_new(b->prev.path, repo, b->o->name, h, &b->iw) !=
+	    ERR_OK) {
+		bk_warn(b, "cannot keep a file index for the next backup: %s",
+		    err_get());
+		b->iw = NULL;
+	}
+	sodium_memzero(h, sizeof(*h));
+	sodium_free(h);
+}
+
 int
 backup_run(struct repo *r, const struct backup_opts *o,
     struct backup_result *res)
@@ -645,16 +446,15 @@ backup_run(struct repo *r, const struct backup_opts *o,
 	const struct repo_config *cfg = repo_config(r);
 	struct bk b;
 	struct obj_header h;
-	struct ostream_result dres;
-	uint8_t *keys = NULL;       /* datakey | data subkey | manifest subkey */
-	uint8_t mhash[32];
-	char dkey[64], mkey[64], host[256], when[40];
-	uint64_t msize;
+	struct objs x;
+	uint8_t *keys = NULL; /* datakey | data, manifest, frames subkeys */
+	char dkey[64], mkey[64], fkey[64], host[256];
+	const char *why;
 	int64_t created_us = util_now_us();
 	int rc = ERR_FAIL, data_done = 0, man_done = 0;
-	json_t *j;
 
 	memset(&b, 0, sizeof(b));
+	memset(&x, 0, sizeof(x));
 	memset(res, 0, sizeof(*res));
 	b.repo = r;
 	b.o = o;
@@ -671,7 +471,7 @@ backup_run(struct repo *r, const struct backup_opts *o,
 	if (gethostname(host, sizeof(host)) != 0)
 		snprintf(host, sizeof(host), "unknown");
 	host[sizeof(host) - 1] = '\0';
-	if ((keys = sodium_malloc(3 * 32)) == NULL ||
+	if ((keys = sodium_malloc(4 * 32)) == NULL ||
 	    (b.buf = malloc(READ_BUF)) == NULL) {
 		err_set("out of memory");
 		goto done;
@@ -679,6 +479,7 @@ backup_run(struct repo *r, const struct backup_opts *o,
 	randombytes_buf(keys, 32);
 	crypto_subkey(keys, "data", keys + 32);
 	crypto_subkey(keys, "manifest", keys + 64);
+	crypto_subkey(keys, "frames", keys + 96);
 	memset(&h, 0, sizeof(h));
 	randombytes_buf(h.id, sizeof(h.id));
 	util_hex(h.id, sizeof(h.id), res->id);
@@ -688,82 +489,87 @@ backup_run(struct repo *r, const struct backup_opts *o,
 	h.chunk_size = cfg->chunk_size;
 	repo_key_data(res->id, dkey, sizeof(dkey));
 	repo_key_manifest(res->id, mkey, sizeof(mkey));
+	repo_key_frames(res->id, fkey, sizeof(fkey));
 
-	if ((rc = manifest_writer_new(b.st, mkey, res->cipher, keys + 64, h.id,
-	    b.hash_alg, &b.mw)) != ERR_OK)
+	if ((rc = prev_open(&b.prev, r, o, h.id, created_us, &why)) != ERR_OK)
 		goto done;
-	util_iso8601(created_us, when, sizeof(when));
-	j = json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s, "
-	    "s:I}", "t", "archive", "v", REPO_ARCHIVE_VERSION,
-	    "hash", hash_name(b.hash_alg), "id", res->id, "name", o->name,
-	    "host", host, "created", when, "created_us",
-	    (json_int_t)created_us, "cipher", crypto_cipher_name(res->cipher),
-	    "content", h.content == OBJ_CONTENT_RAW ? "raw" : "tar",
-	    "chunk_size", (json_int_t)h.chunk_size);
-	rc = j == NULL ? ERR_FAIL : manifest_put(b.mw, j);
-	json_decref(j);
-	if (rc != ERR_OK)
+	if (why != NULL && o->note != NULL)
+		o->note(o->arg, why);
+	res->chain = b.prev.chain;
+	memcpy(res->base, b.prev.base, sizeof(res->base));
+	start_index(&b, created_us);
+	if ((rc = manifest_writer_new(b.st, mkey, res->cipher, keys + 64, h.id,
+	    b.hash_alg, &b.mw)) != ERR_OK ||
+	    (rc = manifest_writer_new(b.st, fkey, res->cipher, keys + 96,
+	    h.id, b.hash_alg, &b.fw)) != ERR_OK ||
+	    (rc = put_heads(&b, host, created_us, h.content)) != ERR_OK)
 		goto done;
 	if ((rc = ostream_new(b.st, dkey, &h, keys + 32, b.hash_alg, o->level,
 	    o->threads, chunk_record, &b, &b.data)) != ERR_OK)
 		goto done;
+	if ((rc = pieces_init(&b.pc, b.data, &b.prev, b.prev.key)) != ERR_OK)
+		goto done;
 
-	rc = o->stdin_name != NULL ? backup_stdin(&b) : backup_tree(&b);
+	rc = o->stdin_name != NULL ? backup_stdin(&b) : tree_backup(&b);
 	if (rc != ERR_OK)
 		goto done;
-	res->tar_bytes = b.tar_off;
-	if ((rc = ostream_finish(b.data, &dres)) != ERR_OK)
+	res->tar_bytes = b.pc.off;
+	res->new_bytes = b.pc.new_bytes;
+	if ((rc = ostream_finish(b.data, &x.data)) != ERR_OK)
 		goto done;
 	data_done = 1;
-	progress(&b, 1);
-	{
-		char hex[65], member[HASH_MEMBER_MAX];
-
-		util_hex(dres.hash, 32, hex);
-		j = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:s, s:I}",
-		    "t", "end", "files", (json_int_t)res->files,
-		    "bytes", (json_int_t)res->bytes,
-		    "tar_bytes", (json_int_t)res->tar_bytes,
-		    "chunks", (json_int_t)dres.chunks,
-		    "data_size", (json_int_t)dres.size,
-		    hash_member(member, "data", b.hash_alg), hex,
-		    "warnings", (json_int_t)res->warnings);
-	}
-	rc = j == NULL ? ERR_FAIL : manifest_put(b.mw, j);
-	json_decref(j);
-	if (rc != ERR_OK)
-		goto done;
-	if ((rc = manifest_writer_finish(b.mw, &msize, mhash)) != ERR_OK)
+	bk_progress(&b, 1);
+	if ((rc = put_ends(&b, &x)) != ERR_OK)
 		goto done;
 	man_done = 1;
-	res->chunks = dres.chunks;
-	res->stored = dres.size + msize;
+	res->chunks = x.data.chunks;
+	res->stored = x.data.size + x.msize + x.fsize;
 	res->seconds = util_mono() - b.t0;
 	/* A stop asked for while the last chunks were stored (all input was
 	 * read) still stops it: nothing is committed before the record. */
-	if (cancelled(&b)) {
+	if (bk_cancelled(&b)) {
 		rc = ERR_FAIL;
 		goto done;
 	}
-	rc = put_record(&b, keys, host, created_us, &dres, msize, mhash,
-	    res->seconds);
+	if ((rc = put_record(&b, keys, host, created_us, &x)) != ERR_OK)
+		goto done;
+	/* Committed.  The next backup builds on this one, through its new
+	 * file index; if that cannot be put in place, it is a full one. */
+	if (b.iw != NULL) {
+		if (findex_writer_commit(b.iw) != ERR_OK) {
+			bk_warn(&b, "cannot keep a file index for the next "
+			    "backup: %s", err_get());
+			findex_remove(b.prev.path);
+		}
+		b.iw = NULL;
+	} else
+		findex_remove(b.prev.path);
 done:
 	if (rc != ERR_OK) {
 		/* Nothing visible was committed; remove what was stored. */
 		if (data_done)
 			storage_delete(b.st, dkey);
-		if (man_done)
+		if (man_done) {
 			storage_delete(b.st, mkey);
+			storage_delete(b.st, fkey);
+		}
 	}
+	findex_writer_abort(b.iw);
 	if (b.aw != NULL)
 		archive_write_free(b.aw);
 	if (b.disk != NULL)
 		archive_read_free(b.disk);
 	if (b.lr != NULL)
 		archive_entry_linkresolver_free(b.lr);
+	pieces_free(&b.pc);
+	prev_close(&b.prev);
 	ostream_free(b.data);
 	manifest_writer_free(b.mw);
+	manifest_writer_free(b.fw);
 	free(b.buf);
+	free(b.hdr);
+	free(b.last);
+	free(b.vec);
 	if (keys != NULL)
 		sodium_free(keys);
 	return rc;

@@ -19,6 +19,8 @@
 #include "util.h"
 
 #define MAX_EXCLUDES 256
+#define DEFAULT_MAX_CHAIN 30
+#define DEFAULT_FULL_EVERY (30 * 86400.0)
 
 static const char usage[] =
 "usage: bkp backup -r REPO --name NAME [options] PATH...\n"
@@ -29,11 +31,23 @@ static const char usage[] =
 "repository's recipients.  Prints the new archive's id on stdout.  Paths are\n"
 "stored relative ('/data/ehr' is stored as 'data/ehr').\n"
 "\n"
+"Incremental: when this host made the dataset's newest archive, only new\n"
+"and changed files are read and only content no archive of the chain holds\n"
+"is stored (unchanged files cost a stat; a changed file costs about the\n"
+"change).  Every archive restores whole on its own.  This host keeps a file\n"
+"index per dataset (0600, under BKP_STATE_DIR); without a usable one the\n"
+"backup is a full one and says why.\n"
+"\n"
 "  -n, --name NAME       dataset name (required)\n"
 "  --stdin-name FILE     name of the file that holds standard input\n"
 "                        (default 'stdin')\n"
 "  -x, --exclude PATTERN skip paths or names matching PATTERN (repeatable)\n"
 "  -l, --level N         zstd level, 1 to 19 (default 3)\n"
+"  --full                a full backup, even if an incremental could be made\n"
+"  --rehash              read every file, even those whose size, times,\n"
+"                        inode and owner say they are unchanged\n"
+"  --max-chain N         at most N incrementals after a full (default 30)\n"
+"  --full-every DURATION a full when the last is this old (default 30d)\n"
 "  --threads N           compression/encryption threads (default: cores,\n"
 "                        at most 4; each adds about 12 MiB)\n"
 "  -q, --quiet           no summary line\n"
@@ -103,6 +117,15 @@ show_progress(void *arg, const struct backup_progress *p)
 	    (unsigned long long)p->files, rd, rate, st);
 }
 
+/* Why a dataset that has archives gets a full backup: said once. */
+static void
+full_note(void *arg, const char *why)
+{
+	(void)arg;
+	cli_progress_done();
+	err_print("bkp: note: full backup, not an incremental: %s\n", why);
+}
+
 int
 cmd_backup(int argc, char **argv)
 {
@@ -111,6 +134,10 @@ cmd_backup(int argc, char **argv)
 		{ "stdin-name", required_argument, NULL, CLI_OPT_FIRST_CMD },
 		{ "exclude", required_argument, NULL, 'x' },
 		{ "level", required_argument, NULL, 'l' },
+		{ "full", no_argument, NULL, CLI_OPT_FIRST_CMD + 1 },
+		{ "rehash", no_argument, NULL, CLI_OPT_FIRST_CMD + 2 },
+		{ "max-chain", required_argument, NULL, CLI_OPT_FIRST_CMD + 3 },
+		{ "full-every", required_argument, NULL, CLI_OPT_FIRST_CMD + 4 },
 		{ NULL, 0, NULL, 0 }
 	};
 	static volatile sig_atomic_t cancel;
@@ -123,11 +150,13 @@ cmd_backup(int argc, char **argv)
 	char rd[32], st[32], dur[32];
 	const char *stdin_name = NULL;
 	char *end;
-	long level = 3;
+	long level = 3, chain;
 	int ch, x, rc = EXIT_USAGE, lockfd = -1, created, scanning = 0;
 	pthread_t scanner;
 
 	memset(&o, 0, sizeof(o));
+	o.max_chain = DEFAULT_MAX_CHAIN;
+	o.full_every = DEFAULT_FULL_EVERY;
 	cli_init(&c, "backup");
 	while ((x = cli_getopt(&c, argc, argv, CLI_SHORTOPTS "n:x:l:", own, usage,
 	    &ch)) == 1) {
@@ -144,6 +173,30 @@ cmd_backup(int argc, char **argv)
 				goto done;
 			}
 			excludes[o.nexcludes++] = optarg;
+			break;
+		case CLI_OPT_FIRST_CMD + 1:
+			o.full = 1;
+			break;
+		case CLI_OPT_FIRST_CMD + 2:
+			o.rehash = 1;
+			break;
+		case CLI_OPT_FIRST_CMD + 3:
+			chain = strtol(optarg, &end, 10);
+			if (*end != '\0' || end == optarg || chain < 0 ||
+			    chain > REPO_MAX_DEPS - 1) {
+				rc = cli_usage_error(&c, "--max-chain must be 0 "
+				    "to %d", REPO_MAX_DEPS - 1);
+				goto done;
+			}
+			o.max_chain = (uint32_t)chain;
+			break;
+		case CLI_OPT_FIRST_CMD + 4:
+			if (cli_parse_duration(optarg, &o.full_every) != 0 ||
+			    !(o.full_every > 0)) {
+				rc = cli_usage_error(&c, "bad --full-every '%s' "
+				    "(e.g. 7d, 30d, 12h)", optarg);
+				goto done;
+			}
 			break;
 		case 'l':
 			level = strtol(optarg, &end, 10);
@@ -221,6 +274,7 @@ cmd_backup(int argc, char **argv)
 	    util_ncpu();
 	o.cancel = &cancel;
 	o.warn = cli_warn;
+	o.note = full_note;
 	o.progress = show_progress;
 	o.arg = &bc;
 	if (bc.show && o.stdin_name == NULL &&
@@ -234,23 +288,29 @@ cmd_backup(int argc, char **argv)
 	}
 	if (c.json)
 		cli_print_json(json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, "
-		    "s:I, s:I, s:f}", "id", res.id, "name", o.name, "cipher",
-		    crypto_cipher_name(res.cipher), "files",
-		    (json_int_t)res.files, "bytes", (json_int_t)res.bytes,
+		    "s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:f}", "id", res.id,
+		    "name", o.name, "cipher", crypto_cipher_name(res.cipher),
+		    "files", (json_int_t)res.files, "bytes",
+		    (json_int_t)res.bytes, "read_bytes",
+		    (json_int_t)res.read_bytes, "new_bytes",
+		    (json_int_t)res.new_bytes, "reused", (json_int_t)res.reused,
 		    "stored", (json_int_t)res.stored, "chunks",
 		    (json_int_t)res.chunks, "tar_bytes",
 		    (json_int_t)res.tar_bytes, "warnings",
-		    (json_int_t)res.warnings, "seconds", res.seconds));
+		    (json_int_t)res.warnings, "chain", (json_int_t)res.chain,
+		    "base", res.base[0] ? json_string(res.base) : json_null(),
+		    "seconds", res.seconds));
 	else
 		printf("%s\n", res.id);
 	if (!c.quiet && !c.json) {
-		util_human(res.bytes, rd, sizeof(rd));
+		util_human(res.read_bytes, rd, sizeof(rd));
 		util_human(res.stored, st, sizeof(st));
 		util_duration(res.seconds, dur, sizeof(dur));
-		err_print("bkp: backup %s of '%s': %llu file%s, %s read, "
-		    "%s stored, %s%s\n", res.id, o.name,
-		    (unsigned long long)res.files, res.files == 1 ? "" : "s",
-		    rd, st, dur, res.warnings ? ", with warnings" : "");
+		err_print("bkp: backup %s of '%s' (%s): %llu file%s, %s read, "
+		    "%s stored, %s%s\n", res.id, o.name, res.chain == 0 ?
+		    "full" : "incremental", (unsigned long long)res.files,
+		    res.files == 1 ? "" : "s", rd, st, dur, res.warnings ?
+		    ", with warnings" : "");
 	}
 	rc = res.warnings > 0 ? EXIT_WARN : EXIT_OK;
 done:

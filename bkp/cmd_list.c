@@ -16,7 +16,9 @@ static const char usage[] =
 "usage: bkp list -r REPO [--name NAME] [--json]\n"
 "\n"
 "List committed archives, oldest first: id, creation time (UTC), dataset,\n"
-"files and stored size.  Needs no key.\n";
+"files, stored size and kind ('full' or 'incremental'; '-' for archives\n"
+"written before format 3).  With --json also each archive's chain: 'deps'\n"
+"(the archives its data references), 'base' and 'chain'.  Needs no key.\n";
 
 static json_t *
 archive_json(const struct repo_archive *a)
@@ -35,12 +37,25 @@ archive_json(const struct repo_archive *a)
 	    "created", when, "created_us", (json_int_t)a->created_us,
 	    "cipher", crypto_cipher_name(a->cipher),
 	    "files", (json_int_t)a->files, "bytes", (json_int_t)a->bytes,
-	    "stored", (json_int_t)(a->data_size + a->manifest_size),
+	    "stored", (json_int_t)(a->data_size + a->manifest_size +
+	    a->frames_size),
 	    "chunks", (json_int_t)a->chunks,
 	    "warnings", (json_int_t)a->warnings,
 	    "hash", hash_name(a->hash_alg),
 	    hash_member(member, "data", a->hash_alg), hex,
 	    "recipients", fprs);
+	if (j != NULL) {
+		json_t *deps = json_array();
+
+		for (i = 0; deps != NULL && i < a->ndeps; i++)
+			json_array_append_new(deps, json_string(a->deps[i]));
+		json_object_set_new(j, "version", json_integer(a->version));
+		json_object_set_new(j, "chain", json_integer(a->chain));
+		json_object_set_new(j, "base", a->base[0] ?
+		    json_string(a->base) : json_null());
+		json_object_set_new(j, "deps", deps != NULL ? deps :
+		    json_array());
+	}
 	return j;
 }
 
@@ -95,11 +110,13 @@ cmd_list(int argc, char **argv)
 			util_iso8601(arr[i].created_us, when, sizeof(when));
 			when[19] = 'Z';
 			when[20] = '\0';
-			util_human(arr[i].data_size + arr[i].manifest_size, sz,
-			    sizeof(sz));
-			printf("%s  %s  %-16s %8llu files  %10s\n", arr[i].id,
-			    when, arr[i].name,
-			    (unsigned long long)arr[i].files, sz);
+			util_human(arr[i].data_size + arr[i].manifest_size +
+			    arr[i].frames_size, sz, sizeof(sz));
+			printf("%s  %s  %-16s %8llu files  %10s  %s\n",
+			    arr[i].id, when, arr[i].name,
+			    (unsigned long long)arr[i].files, sz,
+			    arr[i].version < 3 ? "-" : arr[i].chain == 0 ?
+			    "full" : "incremental");
 		}
 	}
 	rc = EXIT_OK;
