@@ -170,6 +170,30 @@ record_mismatch(const struct rs *r)
 	return ERR_CORRUPT;
 }
 
+/* Version 3: the manifest's deps, base and chain are the record's. */
+static int
+check_chain_members(const struct rs *r, json_t *j)
+{
+	json_t *deps = json_object_get(j, "deps"), *v;
+	uint64_t chain;
+	size_t i;
+
+	if (!json_is_array(deps) || json_array_size(deps) != r->a->ndeps)
+		return ERR_CORRUPT;
+	json_array_foreach(deps, i, v)
+		if (!json_is_string(v) ||
+		    strcmp(json_string_value(v), r->a->deps[i]) != 0)
+			return ERR_CORRUPT;
+	v = json_object_get(j, "base");
+	if (r->a->base[0] == '\0' ? !json_is_null(v) : (!json_is_string(v) ||
+	    strcmp(json_string_value(v), r->a->base) != 0))
+		return ERR_CORRUPT;
+	if (manifest_get_u64(j, "chain", &chain) != ERR_OK ||
+	    chain != r->a->chain)
+		return ERR_CORRUPT;
+	return ERR_OK;
+}
+
 /* Check the manifest's first record against the archive record. */
 static int
 check_header_record(struct rs *r, json_t *j)
@@ -214,6 +238,8 @@ check_header_record(struct rs *r, json_t *j)
 	    "tar") != 0)
 		goto bad;
 	r->content = r->a->content;
+	if (ver >= 3 && check_chain_members(r, j) != ERR_OK)
+		goto bad;
 	return ERR_OK;
 bad:
 	return record_mismatch(r);
@@ -235,20 +261,30 @@ check_end_record(struct rs *r, json_t *j)
 	v = json_object_get(j, hash_member(member, "data", r->a->hash_alg));
 	if (!json_is_string(v) || util_unhex(json_string_value(v), hash, 32))
 		goto bad;
-	if (r->nchunks == 0 || r->chunks[r->nchunks - 1].offset + 4 +
-	    r->chunks[r->nchunks - 1].sealed_len != r->a->data_size)
+	if (r->tab.n == 0 || r->tab.c[r->tab.n - 1].offset + 4 +
+	    r->tab.c[r->tab.n - 1].sealed_len != r->a->data_size)
 		goto bad;
-	if (chunks != r->a->chunks || chunks != r->nchunks ||
+	if (chunks != r->a->chunks || chunks != r->tab.n ||
 	    size != r->a->data_size || files != r->a->files ||
 	    bytes != r->a->bytes || memcmp(hash, r->a->data_hash, 32) != 0)
 		goto bad;
+	if (r->a->version >= 3) {
+		/* The frames object, read before, is bound here. */
+		v = json_object_get(j, hash_member(member, "frames",
+		    r->a->hash_alg));
+		if (manifest_get_u64(j, "frames_size", &size) != ERR_OK ||
+		    size != r->a->frames_size || !json_is_string(v) ||
+		    util_unhex(json_string_value(v), hash, 32) != 0 ||
+		    memcmp(hash, r->a->frames_hash, 32) != 0)
+			goto bad;
+	}
 	return ERR_OK;
 bad:
 	return record_mismatch(r);
 }
 
-static int
-add_chunk(struct rs *r, json_t *j)
+int
+plan_chunk_add(const struct repo_archive *a, json_t *j, struct chunk_table *t)
 {
 	struct istream_chunk *c;
 	uint64_t i, off, len, plain, expect_off;
@@ -258,36 +294,45 @@ add_chunk(struct rs *r, json_t *j)
 	    manifest_get_u64(j, "len", &len) != ERR_OK ||
 	    manifest_get_u64(j, "plain", &plain) != ERR_OK)
 		return ERR_CORRUPT;
-	expect_off = r->nchunks == 0 ? OBJ_HEADER :
-	    r->chunks[r->nchunks - 1].offset + 4 +
-	    r->chunks[r->nchunks - 1].sealed_len;
-	if (i != r->nchunks || i >= r->a->chunks || off != expect_off ||
-	    len < CRYPTO_TAG || len > objfmt_max_sealed(r->a->chunk_size) ||
-	    off + 4 + len > r->a->data_size || plain > r->a->chunk_size) {
-		err_set("archive %s: malformed chunk table in manifest",
-		    r->a->id);
+	expect_off = t->n == 0 ? OBJ_HEADER : t->c[t->n - 1].offset + 4 +
+	    t->c[t->n - 1].sealed_len;
+	/* Every chunk but the last holds exactly chunk_size bytes. */
+	if (i != t->n || i >= a->chunks || off != expect_off ||
+	    len < CRYPTO_TAG || len > objfmt_max_sealed(a->chunk_size) ||
+	    off + 4 + len > a->data_size || plain > a->chunk_size ||
+	    (t->n > 0 && t->c[t->n - 1].plain_len != a->chunk_size))
 		return ERR_CORRUPT;
-	}
-	if (r->nchunks == r->capchunks) {
+	if (t->n == t->cap) {
 		/* Grown as authenticated records arrive: the record's count
 		 * is not authenticated and must not size an allocation. */
-		size_t cap = r->capchunks ? r->capchunks * 2 : 256;
+		size_t cap = t->cap ? t->cap * 2 : 256;
 
-		if ((c = realloc(r->chunks, cap * sizeof(*c))) == NULL) {
+		if ((c = realloc(t->c, cap * sizeof(*c))) == NULL) {
 			err_set("out of memory");
 			return ERR_FAIL;
 		}
-		r->chunks = c;
-		r->capchunks = cap;
+		t->c = c;
+		t->cap = cap;
 	}
-	c = &r->chunks[r->nchunks++];
+	c = &t->c[t->n++];
+	memset(c, 0, sizeof(*c));
 	c->index = i;
 	c->offset = off;
 	c->sealed_len = (uint32_t)len;
 	c->plain_len = (uint32_t)plain;
-	c->src = 0;
-	r->plain_total += plain;
+	t->plain_total += plain;
 	return ERR_OK;
+}
+
+static int
+add_chunk(struct rs *r, json_t *j)
+{
+	int rc = plan_chunk_add(r->a, j, &r->tab);
+
+	if (rc == ERR_CORRUPT)
+		err_set("archive %s: malformed chunk table in manifest",
+		    r->a->id);
+	return rc;
 }
 
 /* A selected hard link f: remember its target, to be made first (and,
@@ -326,13 +371,18 @@ plan_scan(struct rs *r)
 		} else if (n++ == 0) {
 			rc = strcmp(t, "archive") == 0 ?
 			    check_header_record(r, j) : ERR_CORRUPT;
-		} else if (strcmp(t, "chunk") == 0) {
+		} else if (strcmp(t, "chunk") == 0 && !r->v3) {
 			rc = add_chunk(r, j);
 		} else if (strcmp(t, "file") == 0) {
 			if ((rc = manifest_file_decode(j, r->a->hash_alg,
-			    &f)) == ERR_OK) {
+			    &f)) == ERR_OK && (f.nseg > 0) != r->v3) {
+				manifest_file_release(&f);
+				err_set("malformed file record in manifest");
+				rc = ERR_CORRUPT;
+			} else if (rc == ERR_OK) {
 				if (plan_selected(r->o, f.path)) {
-					rc = plan_add_range(r, f.o, f.e);
+					rc = r->v3 ? chain_add_segments(r, &f) :
+					    plan_add_range(r, f.o, f.e);
 					r->sel_bytes += f.size;
 					r->sel_files++;
 					if (rc == ERR_OK && f.type ==
@@ -373,7 +423,8 @@ plan_scan(struct rs *r)
 			err_prefix("archive %s: ", r->a->id);
 		return rc;
 	}
-	if (r->ranges != NULL && r->ranges[r->nranges - 1].e > r->plain_total) {
+	if (!r->v3 && r->ranges != NULL &&
+	    r->ranges[r->nranges - 1].e > r->tab.plain_total) {
 		err_set("archive %s: manifest entries beyond the data",
 		    r->a->id);
 		return ERR_CORRUPT;
@@ -409,11 +460,20 @@ plan_add_needed(struct rs *r)
 	if ((rc = manifest_reader_open(r->sto, r->mkey, r->a->cipher,
 	    r->keys + 64, r->id, r->a->hash_alg, &mr)) != ERR_OK)
 		return rc;
+	if (r->v3)
+		r->nranges = 0;     /* again, in manifest order, with them */
 	while ((rc = manifest_next(mr, &j, &t)) == 1) {
 		if (strcmp(t, "file") == 0 &&
 		    (rc = manifest_file_decode(j, r->a->hash_alg, &f)) ==
 		    ERR_OK) {
-			if (!plan_selected(r->o, f.path) && plan_want(r, f.path)) {
+			if (r->v3) {
+				if (plan_want(r, f.path)) {
+					if (!plan_selected(r->o, f.path))
+						r->sel_bytes += f.size;
+					rc = chain_add_segments(r, &f);
+				}
+			} else if (!plan_selected(r->o, f.path) &&
+			    plan_want(r, f.path)) {
 				if (r->nranges == r->capranges) {
 					r->capranges = r->capranges * 2 + 16;
 					nr = realloc(r->ranges, r->capranges *
@@ -438,8 +498,8 @@ plan_add_needed(struct rs *r)
 			break;
 	}
 	manifest_reader_free(mr);
-	if (rc < 0)
-		return rc;
+	if (rc < 0 || r->v3)
+		return rc < 0 ? rc : ERR_OK;
 	if (r->nranges > 1)
 		qsort(r->ranges, r->nranges, sizeof(*r->ranges), cmp_range);
 	for (k = 1, w = 0; k < r->nranges; k++) {
@@ -461,7 +521,9 @@ plan_make(struct rs *r)
 	uint64_t cs = r->a->chunk_size, first, last, i, prev = UINT64_MAX;
 	size_t k;
 
-	if ((r->plan = calloc((size_t)r->nchunks, sizeof(*r->plan))) == NULL) {
+	if (r->v3)
+		return chain_plan(r);
+	if ((r->plan = calloc((size_t)r->tab.n, sizeof(*r->plan))) == NULL) {
 		err_set("out of memory");
 		return ERR_FAIL;
 	}
@@ -470,10 +532,10 @@ plan_make(struct rs *r)
 			continue;
 		first = r->ranges[k].o / cs;
 		last = (r->ranges[k].e - 1) / cs;
-		for (i = first; i <= last && i < r->nchunks; i++) {
+		for (i = first; i <= last && i < r->tab.n; i++) {
 			if (prev != UINT64_MAX && i <= prev)
 				continue;
-			r->plan[r->nplan++] = r->chunks[i];
+			r->plan[r->nplan++] = r->tab.c[i];
 			prev = i;
 		}
 	}

@@ -992,7 +992,8 @@ run_tar(struct rs *r)
 		    POOL_QUEUE, &r->wp)) != ERR_OK)
 			goto done;
 	}
-	if (archive_read_open(ar, r, NULL, feed, NULL) != ARCHIVE_OK) {
+	if (archive_read_open(ar, r, NULL, r->v3 ? chain_feed : feed, NULL) !=
+	    ARCHIVE_OK) {
 		rc = r->feed_status != ERR_OK ? r->feed_status : ERR_CORRUPT;
 		if (r->feed_status == ERR_OK)
 			err_set("archive %s: %s", r->a->id,
@@ -1040,6 +1041,24 @@ done:
 	if (aw != NULL)
 		archive_write_free(aw);
 	archive_read_free(ar);
+	return rc;
+}
+
+/* The next bytes of a raw archive's file: 1, 0 at the end, or ERR_*. */
+static int
+raw_next(struct rs *r, const uint8_t **buf, size_t *len, uint64_t *idx)
+{
+	const void *p;
+	int rc;
+
+	if (r->v3) {
+		if ((rc = chain_read(r, &p, len)) != ERR_OK)
+			return rc;
+		*buf = p;
+		return *len > 0;
+	}
+	if ((rc = istream_next(r->is, buf, len, idx)) == 1)
+		r->st->chunks++;
 	return rc;
 }
 
@@ -1108,10 +1127,9 @@ run_raw(struct rs *r)
 		}
 	}
 	hash_init(&h, r->a->hash_alg);
-	while ((rc = istream_next(r->is, &buf, &len, &idx)) == 1) {
+	while ((rc = raw_next(r, &buf, &len, &idx)) == 1) {
 		hash_update(&h, buf, len);
 		total += len;
-		r->st->chunks++;
 		r->st->bytes += len;
 		if (fd >= 0 && util_write_full(fd, buf, len) != 0) {
 			warnf(r, "cannot write '%s': %s", f.path,
@@ -1172,7 +1190,8 @@ open_keys(struct rs *r, const struct keys_secret *sk)
 	util_unhex(r->a->id, r->id, 16);
 	repo_key_data(r->a->id, r->dkey, sizeof(r->dkey));
 	repo_key_manifest(r->a->id, r->mkey, sizeof(r->mkey));
-	return ERR_OK;
+	r->v3 = r->a->version >= 3;
+	return r->v3 ? chain_open(r, sk) : ERR_OK;
 }
 
 static void
@@ -1195,7 +1214,9 @@ rs_release(struct rs *r)
 	pathset_release(&r->targets);
 	istream_free(r->is);
 	manifest_reader_free(r->lock);
-	free(r->chunks);
+	chain_release(r);
+	free(r->iss);
+	free(r->tab.c);
 	free(r->ranges);
 	free(r->plan);
 	if (r->keys != NULL)
@@ -1268,10 +1289,10 @@ restore_run(struct repo *repo, const struct repo_archive *a,
 		goto done;
 	if ((rc = plan_scan(&r)) != ERR_OK)
 		goto done;
-	if (r.content == OBJ_CONTENT_RAW) {
+	if (r.content == OBJ_CONTENT_RAW && !r.v3) {
 		r.nranges = 0;
 		if (r.sel_files > 0 && (rc = plan_add_range(&r, 0,
-		    r.plain_total)) != ERR_OK)
+		    r.tab.plain_total)) != ERR_OK)
 			goto done;
 	}
 	if ((rc = plan_add_needed(&r)) != ERR_OK || (rc = plan_make(&r)) != ERR_OK)
@@ -1289,9 +1310,13 @@ restore_run(struct repo *repo, const struct repo_archive *a,
 	    util_ncpu();
 	if (!storage_is_local(r.sto) && threads < 4)
 		threads = 4;   /* fetches overlap network latency */
-	if ((rc = istream_new(r.sto, r.dkey, &h, r.keys + 32, r.nchunks,
-	    r.plan, r.nplan, threads, o->target == NULL ? a->hash_alg : 0,
-	    &r.is)) != ERR_OK)
+	if (r.v3)
+		rc = chain_stream(&r, threads);
+	else
+		rc = istream_new(r.sto, r.dkey, &h, r.keys + 32, r.tab.n,
+		    r.plan, r.nplan, threads, o->target == NULL ?
+		    a->hash_alg : 0, &r.is);
+	if (rc != ERR_OK)
 		goto done;
 	if (o->target != NULL && (rc = enter_target(o->target, &saved, &r.fresh)) !=
 	    ERR_OK)
@@ -1313,6 +1338,8 @@ restore_run(struct repo *repo, const struct repo_archive *a,
 	}
 	st->t_extract = util_mono() - tx - r.t_wait;
 	progress(&r, 1);
+	if (rc == ERR_OK && r.v3 && o->target == NULL)
+		rc = chain_verify_objects(&r, threads);
 	if (rc == ERR_OK) {
 		uint8_t hash[32];
 		uint64_t size;

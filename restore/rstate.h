@@ -14,12 +14,20 @@
 #include <stdint.h>
 #include <time.h>
 
+#include <archive.h>
+#include <jansson.h>
+
+#include "objfmt.h"
 #include "pathset.h"
+#include "repo.h"
 #include "restore.h"
 
 struct archive_entry;
 struct istream;
 struct istream_chunk;
+struct istream_source;
+struct keys_secret;
+struct mfile;
 struct manifest_reader;
 struct repo;
 struct repo_archive;
@@ -32,6 +40,44 @@ struct spool;
 
 struct range {
 	uint64_t o, e;
+	uint32_t src;               /* version 3: the source (chain.c) */
+};
+
+/* A data object's chunk table, grown as authenticated records arrive. */
+struct chunk_table {
+	struct istream_chunk *c;
+	uint64_t n;
+	size_t cap;
+	uint64_t plain_total;       /* plaintext bytes of those chunks */
+};
+
+/* Version 3: a source of the restore, the archive (0) or one of the
+ * archives its data references (k: its record's deps[k-1]). */
+struct rsrc {
+	const struct repo_archive *a;
+	struct repo_archive own;    /* a dependency's record (loaded) */
+	int loaded;
+	uint32_t no;
+	uint8_t *keys;              /* datakey | data subkey | frames subkey */
+	char dkey[64], fkey[64];
+	struct obj_header h;
+	struct chunk_table tab;     /* its frames object's chunk table */
+};
+
+#define CACHE_SLOTS 4
+
+/* What the feed holds: the current chunk and copies of a few more. */
+struct chain_walk {
+	int have;
+	uint32_t src;
+	uint64_t idx;
+	uint64_t clock;
+	struct {
+		int used;
+		uint32_t src;
+		uint64_t idx;
+		uint64_t stamp;
+	} slot[CACHE_SLOTS];
 };
 
 struct rs {
@@ -44,16 +90,24 @@ struct rs {
 	uint8_t id[16];
 	char dkey[64], mkey[64];
 	int content;                /* OBJ_CONTENT_TAR or _RAW */
-	struct istream_chunk *chunks;
-	uint64_t nchunks;
-	size_t capchunks;
-	uint64_t plain_total;
+	struct chunk_table tab;     /* the data object's (v3: src[0]'s) */
 	struct range *ranges;
 	size_t nranges, capranges;
 	uint64_t sel_bytes;         /* content bytes selected */
 	uint64_t sel_files;
 	struct istream_chunk *plan;
 	size_t nplan;
+
+	/* version 3 (chain.c) */
+	int v3;
+	struct rsrc *src;
+	size_t nsrc;
+	struct istream_source *iss;
+	struct chain_walk walk;
+	uint8_t *cache[CACHE_SLOTS];
+	size_t cachelen[CACHE_SLOTS];
+	size_t cachecap;
+	int rstarted;               /* rpos is in range ri */
 
 	/* feeding libarchive */
 	struct istream *is;
@@ -125,6 +179,12 @@ struct need *plan_find_need(const struct rs *r, const char *path);
  * target? */
 int plan_want(const struct rs *r, const char *path);
 
+/* plan_chunk_add(a, rec, t): add a "chunk" record of archive a's data
+ * object to t, checking it against the table so far and the record:
+ * ERR_OK, ERR_CORRUPT (no message) or ERR_FAIL. */
+int plan_chunk_add(const struct repo_archive *a, json_t *rec,
+    struct chunk_table *t);
+
 /* plan_add_range(r, o, e): select the tar range [o, e); ranges come in
  * increasing order.  ERR_OK, ERR_CORRUPT if they overlap, or ERR_FAIL. */
 int plan_add_range(struct rs *r, uint64_t o, uint64_t e);
@@ -141,6 +201,34 @@ int plan_add_needed(struct rs *r);
 
 /* plan_make(r): the chunks holding the selected ranges, in order. */
 int plan_make(struct rs *r);
+
+/* chain.c: version 3 archives. */
+
+/* chain_open(r, sk): the sources: keys, records and chunk tables. */
+int chain_open(struct rs *r, const struct keys_secret *sk);
+
+/* chain_release(r): free the sources. */
+void chain_release(struct rs *r);
+
+/* chain_add_segments(r, f): select f's bytes (appended in order). */
+int chain_add_segments(struct rs *r, const struct mfile *f);
+
+/* chain_plan(r): the chunks to fetch, in the order the feed needs them. */
+int chain_plan(struct rs *r);
+
+/* chain_stream(r, threads): start fetching the plan. */
+int chain_stream(struct rs *r, int threads);
+
+/* chain_read(r, &p, &n): the next bytes of the selection (n = 0 at its
+ * end). */
+int chain_read(struct rs *r, const void **p, size_t *n);
+
+/* chain_feed: libarchive read callback over chain_read, then the tail. */
+la_ssize_t chain_feed(struct archive *ar, void *arg, const void **out);
+
+/* chain_verify_objects(r, threads): read every source's whole data
+ * object and check its size and hash against its record. */
+int chain_verify_objects(struct rs *r, int threads);
 
 /* beneath.c: paths under the target (the current directory), never
  * through a symlink. */

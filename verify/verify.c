@@ -113,11 +113,71 @@ check_object(struct storage *st, const char *key, uint64_t want_size,
 	return ERR_OK;
 }
 
+/* One archive's own objects: manifest, frames (version 3), data. */
+static int
+check_objects(struct repo *r, const struct repo_archive *a, uint8_t *buf,
+    uint64_t *bytes_read)
+{
+	char key[64];
+	int rc;
+
+	repo_key_manifest(a->id, key, sizeof(key));
+	rc = check_object(repo_storage(r), key, a->manifest_size,
+	    a->manifest_hash, a, 0, buf, bytes_read);
+	if (rc == ERR_OK && a->version >= 3) {
+		repo_key_frames(a->id, key, sizeof(key));
+		rc = check_object(repo_storage(r), key, a->frames_size,
+		    a->frames_hash, a, 0, buf, bytes_read);
+	}
+	if (rc == ERR_OK) {
+		repo_key_data(a->id, key, sizeof(key));
+		rc = check_object(repo_storage(r), key, a->data_size,
+		    a->data_hash, a, 1, buf, bytes_read);
+	}
+	return rc == ERR_NOTFOUND ? ERR_CORRUPT : rc;
+}
+
+/* A version 3 archive's chain: every archive whose data it references
+ * is an earlier archive of its dataset, and intact. */
+static int
+check_deps(struct repo *r, const struct repo_archive *a, uint8_t *buf,
+    uint64_t *bytes_read)
+{
+	struct repo_archive d;
+	size_t i;
+	int rc = ERR_OK;
+
+	for (i = 0; i < a->ndeps && rc == ERR_OK; i++) {
+		if ((rc = repo_find(r, a->deps[i], &d)) != ERR_OK) {
+			if (rc == ERR_NOTFOUND || rc == ERR_USAGE) {
+				err_set("archive %s it depends on is missing",
+				    a->deps[i]);
+				rc = ERR_CORRUPT;
+			}
+			break;
+		}
+		if (strcmp(d.id, a->deps[i]) != 0 || d.version < 3 ||
+		    strcmp(d.name, a->name) != 0 ||
+		    d.created_us >= a->created_us || d.content != a->content) {
+			err_set("its record names archive %s, which is not an "
+			    "earlier archive of dataset '%s'", a->deps[i],
+			    a->name);
+			rc = ERR_CORRUPT;
+		} else if ((rc = check_objects(r, &d, buf, bytes_read)) ==
+		    ERR_CORRUPT) {
+			if (strstr(err_get(), d.id) == NULL)
+				err_prefix("archive %s: ", d.id);
+			err_prefix("archive %s: its base ", a->id);
+		}
+		repo_archive_release(&d);
+	}
+	return rc;
+}
+
 int
 verify_keyless(struct repo *r, const struct repo_archive *a,
     uint64_t *bytes_read)
 {
-	char key[64];
 	uint8_t *buf;
 	int rc;
 
@@ -126,18 +186,11 @@ verify_keyless(struct repo *r, const struct repo_archive *a,
 		err_set("out of memory");
 		return ERR_FAIL;
 	}
-	repo_key_manifest(a->id, key, sizeof(key));
-	rc = check_object(repo_storage(r), key, a->manifest_size,
-	    a->manifest_hash, a, 0, buf, bytes_read);
-	if (rc == ERR_OK) {
-		repo_key_data(a->id, key, sizeof(key));
-		rc = check_object(repo_storage(r), key, a->data_size,
-		    a->data_hash, a, 1, buf, bytes_read);
-	}
-	if (rc == ERR_NOTFOUND) {
+	rc = check_objects(r, a, buf, bytes_read);
+	if (rc == ERR_OK)
+		rc = check_deps(r, a, buf, bytes_read);
+	if (rc == ERR_CORRUPT && strncmp(err_get(), "archive ", 8) != 0)
 		err_prefix("archive %s: ", a->id);
-		rc = ERR_CORRUPT;
-	}
 	free(buf);
 	return rc;
 }
