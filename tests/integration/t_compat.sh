@@ -56,7 +56,7 @@ test_format1_restored_whole_and_in_part() {
 		fail "restored dump.sql differs"
 }
 
-# A new backup into an old repository writes format 2 beside format 1, and
+# A new backup into an old repository writes format 3 beside format 1, and
 # a drill of a format 1 archive records its hash as BLAKE2b.
 test_format1_and_2_side_by_side() {
 	v1_repo
@@ -64,10 +64,16 @@ test_format1_and_2_side_by_side() {
 	run_bkp backup -r "$REPO" --name fixture src
 	expect_exit 0 "backup into a repository holding format 1 archives"
 	ID=$(head -n 1 "$BKPT_DIR/stdout")
-	[ "$(record_get "$ID" "r['bkp_archive'], r['hash']")" = "(2, 'blake3')" ] ||
-		fail "the new archive is not format 2 with BLAKE3"
+	[ "$(record_get "$ID" "r['bkp_archive'], r['hash'], r['chain']")" = "(3, 'blake3', 0)" ] ||
+		fail "the new archive is not a full format 3 archive with BLAKE3"
+	expect_stderr_match "full backup, not an incremental: there is no file index"
+	run_bkp backup -r "$REPO" --name fixture src
+	expect_exit 0 "an incremental on top"
+	ID=$(head -n 1 "$BKPT_DIR/stdout")
+	[ "$(record_get "$ID" "r['bkp_archive'], r['chain']")" = "(3, 1)" ] ||
+		fail "the second backup is not an incremental"
 	run_bkp verify -r "$REPO" -k "$KEY" --all
-	expect_exit 0 "full verify of format 1 and 2 archives together"
+	expect_exit 0 "full verify of format 1 and 3 archives together"
 	mkdir -p scratch
 	run_bkp drill -r "$REPO" -k "$KEY" --scratch "$T/scratch" --dataset dump --rpo 3000d
 	expect_exit 0 "drill of a format 1 archive"
