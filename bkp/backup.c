@@ -122,8 +122,8 @@ bk_index(struct bk *b, struct findex_rec *rec)
 	rec->chunk = b->pc.chunk;
 	rec->nchunk = b->pc.nchunk;
 
-	if (b->iw == NULL)
-		return ERR_OK;
+	if (b->iw == NULL || rec->nseg == 0)
+		return ERR_OK;  /* (an empty raw input: nothing to refer to) */
 	if (b->last != NULL && findex_pathcmp(b->last, b->lastlen, rec->path,
 	    rec->pathlen) >= 0)
 		return ERR_OK;
@@ -137,7 +137,14 @@ bk_index(struct bk *b, struct findex_rec *rec)
 	}
 	memcpy(b->last, rec->path, rec->pathlen + 1);
 	b->lastlen = rec->pathlen;
-	return findex_put(b->iw, rec);
+	if (findex_put(b->iw, rec) != ERR_OK) {
+		/* The backup goes on; the next one will be a full one. */
+		bk_warn(b, "cannot keep a file index for the next backup: %s",
+		    err_get());
+		findex_writer_abort(b->iw);
+		b->iw = NULL;
+	}
+	return ERR_OK;
 }
 
 /* Standard input is stored as one file, cut into chunks like any other

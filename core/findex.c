@@ -906,8 +906,8 @@ findex_put(struct findex_writer *w, const struct findex_rec *rec)
 	    w->lastlen, rec->path, rec->pathlen) >= 0)
 		what = "out of order";
 	if (what != NULL) {
-		err_set("file index '%s': record '%.*s': %s (a bug)", w->path,
-		    (int)rec->pathlen, rec->path, what);
+		err_set("file index '%s': record %llu: %s (a bug)", w->path,
+		    (unsigned long long)w->count, what);
 		w->failed = 1;
 		return ERR_FAIL;
 	}

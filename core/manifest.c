@@ -301,8 +301,9 @@ manifest_type_parse(const char *name)
 	return -1;
 }
 
-/* "s": [[src, off, len], ...], 1 to MANIFEST_MAX_SEG segments, each
- * non-empty and within 2^62 (so off + len cannot overflow). */
+/* "s": [[src, off, len], ...], 0 to MANIFEST_MAX_SEG segments, each
+ * non-empty and within 2^62 (so off + len cannot overflow).  None only
+ * for an empty raw archive's file (the caller checks). */
 static int
 decode_segments(const json_t *arr, struct mfile *f)
 {
@@ -310,9 +311,11 @@ decode_segments(const json_t *arr, struct mfile *f)
 	json_int_t v[3];
 	size_t i, k;
 
-	if (!json_is_array(arr) || json_array_size(arr) == 0 ||
-	    json_array_size(arr) > MANIFEST_MAX_SEG)
+	if (!json_is_array(arr) || json_array_size(arr) > MANIFEST_MAX_SEG)
 		return ERR_CORRUPT;
+	f->has_seg = 1;
+	if (json_array_size(arr) == 0)
+		return ERR_OK;
 	if ((f->seg = calloc(json_array_size(arr), sizeof(*f->seg))) == NULL)
 		return ERR_FAIL;
 	json_array_foreach(arr, i, t) {
@@ -391,6 +394,7 @@ manifest_file_release(struct mfile *f)
 	f->path = f->link = NULL;
 	f->seg = NULL;
 	f->nseg = 0;
+	f->has_seg = 0;
 }
 
 int

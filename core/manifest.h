@@ -43,6 +43,7 @@ struct mfile {
 		uint64_t off, len;
 	} *seg;
 	size_t nseg;
+	int has_seg;         /* the record has "s" (version 3) */
 	char *link;          /* symlink or hardlink target, or NULL */
 	int has_meta;        /* mode, uid and gid are present and valid */
 	uint64_t mode;       /* permission bits (mode & 07777) */

@@ -281,7 +281,7 @@ chain_add_segments(struct rs *r, const struct mfile *f)
 	struct range *l;
 	size_t i;
 
-	if (f->nseg == 0) {
+	if (f->nseg == 0 && (r->content != OBJ_CONTENT_RAW || f->size != 0)) {
 		err_set("archive %s: '%s': a file record without segments",
 		    r->a->id, f->path);
 		return ERR_CORRUPT;

@@ -375,7 +375,7 @@ plan_scan(struct rs *r)
 			rc = add_chunk(r, j);
 		} else if (strcmp(t, "file") == 0) {
 			if ((rc = manifest_file_decode(j, r->a->hash_alg,
-			    &f)) == ERR_OK && (f.nseg > 0) != r->v3) {
+			    &f)) == ERR_OK && f.has_seg != r->v3) {
 				manifest_file_release(&f);
 				err_set("malformed file record in manifest");
 				rc = ERR_CORRUPT;

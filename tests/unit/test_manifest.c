@@ -602,7 +602,6 @@ Test(manifest, file_decode_path_with_nul_no_double_free)
 Test(manifest, file_decode_segments)
 {
 	static const char *const bad[] = {
-		"[]",                       /* none */
 		"[[0, 0]]",                 /* two numbers */
 		"[[0, 0, 0]]",              /* empty */
 		"[[0, -1, 5]]",             /* negative */
@@ -633,6 +632,13 @@ Test(manifest, file_decode_segments)
 	cr_expect_eq(f.seg[2].off, 1ULL << 62);
 	manifest_file_release(&f);
 	cr_expect_null(f.seg);
+	/* none: an empty raw archive's file (the restore checks that) */
+	json_object_set_new(rec, "s", jparse("[]"));
+	cr_expect_eq(decode_v1(rec, &f), ERR_OK);
+	cr_expect_eq(f.nseg, 0);
+	cr_expect(f.has_seg);
+	manifest_file_release(&f);
+	json_object_set_new(rec, "s", jparse("[[0, 1024, 512]]"));
 	/* o and e beside segments: refused */
 	json_object_set_new(rec, "o", json_integer(0));
 	cr_expect_eq(decode_v1(rec, &f), ERR_CORRUPT);
