@@ -127,15 +127,15 @@ bk_index(struct bk *b, struct findex_rec *rec)
 	if (b->last != NULL && findex_pathcmp(b->last, b->lastlen, rec->path,
 	    rec->pathlen) >= 0)
 		return ERR_OK;
-	if (rec->pathlen + 1 > b->lastcap) {
-		if ((n = realloc(b->last, rec->pathlen + 1)) == NULL) {
+	if (rec->pathlen > b->lastcap) {
+		if ((n = realloc(b->last, rec->pathlen)) == NULL) {
 			err_set("out of memory");
 			return ERR_FAIL;
 		}
 		b->last = n;
-		b->lastcap = rec->pathlen + 1;
+		b->lastcap = rec->pathlen;
 	}
-	memcpy(b->last, rec->path, rec->pathlen + 1);
+	memcpy(b->last, rec->path, rec->pathlen);
 	b->lastlen = rec->pathlen;
 	if (findex_put(b->iw, rec) != ERR_OK) {
 		/* The backup goes on; the next one will be a full one. */

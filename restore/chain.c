@@ -525,6 +525,9 @@ chain_verify_objects(struct rs *r, int threads)
 		while ((x = istream_next(is, &b, &bl, &idx)) == 1)
 			;
 		rc = x;
+		r->is = is;
+		rs_add_stats(r);
+		r->is = NULL;
 		if (rc == ERR_OK && (istream_object_hash(is, hash, &size) != 0
 		    || size != s->a->data_size ||
 		    memcmp(hash, s->a->data_hash, 32) != 0)) {

@@ -1223,6 +1223,20 @@ rs_release(struct rs *r)
 		sodium_free(r->keys);
 }
 
+/* Count what the chunk stream read. */
+void
+rs_add_stats(struct rs *r)
+{
+	struct istream_stats ist;
+
+	if (r->is == NULL)
+		return;
+	istream_stats(r->is, &ist);
+	r->st->fetched += ist.fetched;
+	r->st->t_fetch += ist.t_fetch;
+	r->st->t_decrypt += ist.t_decrypt;
+}
+
 /* Enter the target directory (created 0700 if missing). */
 static int
 enter_target(const char *target, int *saved, int *fresh)
@@ -1270,7 +1284,6 @@ restore_run(struct repo *repo, const struct repo_archive *a,
     const struct keys_secret *sk, const struct restore_opts *o,
     struct restore_stats *st)
 {
-	struct istream_stats ist;
 	struct rs r;
 	struct obj_header h;
 	double t0 = util_mono(), tx;
@@ -1338,8 +1351,13 @@ restore_run(struct repo *repo, const struct repo_archive *a,
 	}
 	st->t_extract = util_mono() - tx - r.t_wait;
 	progress(&r, 1);
-	if (rc == ERR_OK && r.v3 && o->target == NULL)
+	if (rc == ERR_OK && r.v3 && o->target == NULL) {
+		/* One stream at a time, so that memory is one stream's. */
+		rs_add_stats(&r);
+		istream_free(r.is);
+		r.is = NULL;
 		rc = chain_verify_objects(&r, threads);
+	}
 	if (rc == ERR_OK) {
 		uint8_t hash[32];
 		uint64_t size;
@@ -1372,12 +1390,7 @@ restore_run(struct repo *repo, const struct repo_archive *a,
 		rc = ERR_FAIL;
 	}
 done:
-	if (r.is != NULL) {
-		istream_stats(r.is, &ist);
-		st->fetched = ist.fetched;
-		st->t_fetch = ist.t_fetch;
-		st->t_decrypt = ist.t_decrypt;
-	}
+	rs_add_stats(&r);
 	st->skipped = r.refused;
 	if (saved >= 0) {
 		if (fchdir(saved) != 0 && rc == ERR_OK) {

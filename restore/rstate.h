@@ -202,6 +202,9 @@ int plan_add_needed(struct rs *r);
 /* plan_make(r): the chunks holding the selected ranges, in order. */
 int plan_make(struct rs *r);
 
+/* restore.c: rs_add_stats(r): add r->is's counters to the restore's. */
+void rs_add_stats(struct rs *r);
+
 /* chain.c: version 3 archives. */
 
 /* chain_open(r, sk): the sources: keys, records and chunk tables. */
