@@ -143,8 +143,9 @@ a = {x["name"]: x for x in json.load(open(sys.argv[1]))}
 assert set(a) == {"fixture", "dump"}, a.keys()
 for x in a.values():
     r = json.load(open(os.path.join(sys.argv[2], "archives", x["id"] + ".json")))
-    assert r["bkp_archive"] == 2, r
-    assert x["hash"] == "blake3", x
+    assert r["bkp_archive"] == 2 and "chain" not in r and "deps" not in r, r
+    # format 2: full archives, no chain
+    assert (x["version"], x["hash"], x["chain"], x["base"], x["deps"]) == (2, "blake3", 0, None, []), x
     # b3sum, not bkp, computes the stored object's BLAKE3
     got = subprocess.run(["b3sum", "--no-names", os.path.join(sys.argv[2], "data", x["id"])],
                          capture_output=True, check=True).stdout.split()[0].decode()
@@ -185,3 +186,87 @@ test_format2_restored_whole_and_in_part() {
 		fail "restored dump.sql differs"
 }
 
+# listed ID: print the archive's "version", "chain", "base" and "deps"
+# (one line, space-separated; "-" for a null base) from list --json.
+listed() {
+	run_bkp list -r "$REPO" --json
+	expect_exit 0 "list --json"
+	python3 - "$BKPT_DIR/stdout" "$1" <<'PY' || fail "list --json: no integer \"version\" and \"chain\", or no list \"deps\", for $1"
+import json, sys
+[a] = [x for x in json.load(open(sys.argv[1])) if x["id"] == sys.argv[2]]
+assert type(a["version"]) is int and type(a["chain"]) is int and type(a["deps"]) is list, a
+print(a["version"], a["chain"], a["base"] or "-", *a["deps"])
+PY
+}
+
+# A new backup into a repository of format 2 archives writes format 3: a
+# full backup first (this host has no file index for the dataset, and says
+# so), then an incremental on it; all verify side by side and the
+# incremental restores the tree of its time.
+test_format2_and_3_side_by_side() {
+	v2_repo
+	run_bkp restore -r "$REPO" -k "$KEY" fixture:latest --target src
+	expect_exit 0 "restore of the fixture as a source tree"
+	# The same dataset from the same relative path (entries tmp/v2src/...).
+	cd src || fail "no src"
+	run_bkp backup -r "$REPO" --name fixture tmp/v2src
+	cd "$T" || fail "no $T"
+	expect_exit 0 "backup into a repository holding format 2 archives"
+	local full inc f
+	full=$(head -n 1 "$BKPT_DIR/stdout")
+	[[ $full =~ ^[0-9a-f]{32}$ ]] || fail "backup printed '$full'"
+	[ "$(grep -aci 'full backup' "$BKPT_DIR/stderr")" = 1 ] ||
+		fail "the first backup does not say once on stderr that it is a full backup: $(head -c 400 "$BKPT_DIR/stderr")"
+	expect_stderr_match 'full backup, not an incremental: there is no file index'
+	[ "$(record_get "$full" "r['bkp_archive'], r['hash'], r['chain'], r['base'], r['deps']")" = "(3, 'blake3', 0, None, [])" ] ||
+		fail "the new archive is not a full format 3 archive with BLAKE3"
+	[ "$(listed "$full")" = "3 0 -" ] || fail "list --json of the first format 3 archive (version chain base deps): $(listed "$full")"
+	# Changes: content, a new file, a sub-second mtime on a file without a
+	# pax header, a new hard link (to a small file: the name that comes
+	# first in the walk, whose order is keyed by this host's state, holds
+	# the data, and content is referenced by path, so a link to a large
+	# file could store it again).
+	echo 'Another synthetic note.' >>src/tmp/v2src/ehr/notes/n1.txt
+	echo new >src/tmp/v2src/new.txt
+	touch -d '2026-01-02T03:04:05.5Z' src/tmp/v2src/subsec.txt
+	ln src/tmp/v2src/ehr/notes/n1.txt src/tmp/v2src/notes-link.txt
+	touch -d '2026-01-02T03:04:05Z' src/tmp/v2src/ehr/notes src/tmp/v2src
+	cp -a src snap
+	cd src || fail "no src"
+	run_bkp backup -r "$REPO" --name fixture tmp/v2src
+	cd "$T" || fail "no $T"
+	expect_exit 0 "second backup (an incremental)"
+	expect_stderr_nomatch '[Ff]ull backup'
+	inc=$(head -n 1 "$BKPT_DIR/stdout")
+	[[ $inc =~ ^[0-9a-f]{32}$ ]] || fail "backup printed '$inc'"
+	[ "$(listed "$inc")" = "3 1 $full $full" ] ||
+		fail "the second archive is not a format 3 incremental on $full alone (version chain base deps: $(listed "$inc"))"
+	# Only the changes are stored: imaging.bin (48000 incompressible bytes)
+	# and the CSV stay in the full's data object.
+	local fsize isize
+	fsize=$(record_get "$full" "r['data']['size']")
+	isize=$(record_get "$inc" "r['data']['size']")
+	[ $((isize * 4)) -lt "$fsize" ] ||
+		fail "the incremental's data object ($isize bytes) is not under a quarter of the full's ($fsize bytes)"
+	# The fixture's archives are still format 2 and full.
+	[ "$(listed 8bdd0ba2b1a78e25512609ec93868390)" = "2 0 -" ] ||
+		fail "list --json of the fixture's archive after format 3 backups: $(listed 8bdd0ba2b1a78e25512609ec93868390)"
+	run_bkp verify -r "$REPO" --all
+	expect_exit 0 "key-less verify of format 2 and 3 archives together"
+	expect_stderr_match 'verified 4 archives'
+	run_bkp verify -r "$REPO" -k "$KEY" --all
+	expect_exit 0 "full verify of format 2 and 3 archives together"
+	expect_stderr_match 'verified 4 archives'
+	run_bkp restore -r "$REPO" -k "$KEY" "$inc" --target r2
+	expect_exit 0 "restore of the incremental"
+	tree_equal snap/tmp/v2src r2/tmp/v2src
+	for f in subsec.txt été.txt new.txt ehr/notes/n1.txt notes-link.txt; do
+		[ "$(mtime_ns "r2/tmp/v2src/$f")" = "$(mtime_ns "snap/tmp/v2src/$f")" ] ||
+			fail "incremental restore: $f's mtime is $(mtime_ns "r2/tmp/v2src/$f"), was $(mtime_ns "snap/tmp/v2src/$f")"
+	done
+	# The format 2 archive (the fixture's id) still restores with format 3
+	# ones beside it.
+	run_bkp restore -r "$REPO" -k "$KEY" 8bdd0ba2b1a78e25512609ec93868390 --target again
+	expect_exit 0 "restore of the format 2 archive after format 3 backups"
+	v2_tree_ok again/tmp/v2src "restore of the format 2 archive beside format 3"
+}
