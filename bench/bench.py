@@ -1,7 +1,10 @@
 #!/usr/bin/python3
 """Runner for `make bench` (issue 6): bkp against restic, borg and the
 pipeline limit `tar | zstd -T0 -3`, on one seeded dataset, interleaved and
-repeated; then bkp's peak RSS at 1x, 4x and on one 8 GiB file.
+repeated; in each round, the nightly cases (incremental runs after 1% and
+10% of the files changed, none changed, a database dump from stdin, and
+bkp's restore of a chain's newest archive against a full one); then bkp's
+peak RSS at 1x, 4x and on one 8 GiB file.
 
 Started by bench/run.sh, which installs the tools and (optionally) starts
 s3rver; read docs/BENCH.md for the knobs and how to read the output.
@@ -13,6 +16,7 @@ import hashlib
 import json
 import os
 import platform
+import random
 import shutil
 import statistics
 import subprocess
@@ -47,6 +51,12 @@ ONLY = [x for x in env_str("BENCH_ONLY", "").split(",") if x]
 KEEP = env_str("BENCH_KEEP", "0") not in ("0", "no", "false")
 SKIP_SCALE = env_str("BENCH_SCALE", "1") in ("0", "no", "false")
 S3_SKIP_REASON = env_str("BENCH_S3_SKIP", "")
+NIGHTLY = env_str("BENCH_NIGHTLY", "1") not in ("0", "no", "false")
+NIGHTLY_S3 = env_str("BENCH_NIGHTLY_S3", "0") not in ("0", "no", "false")
+# the database dump of the nightly cases: 200 MB, or a tenth of the dataset
+DUMP_SIZE = gen_dataset.parse_size(env_str("BENCH_DUMP_SIZE", str(min(200 * 1000 * 1000,
+                                                                       SIZE // 10))))
+CHAIN = 7  # nightly runs at 1% before the restore of the chain's newest archive
 S3RVER = os.path.join(ROOT, "tests", "s3", "node_modules", ".bin", "s3rver")
 S3_BUCKET = "bench"
 BKP_SHA = None
@@ -65,10 +75,12 @@ def log(msg):
 
 # --- measurement ----------------------------------------------------------
 
-def measure(argv, cwd, env, logname):
+def measure(argv, cwd, env, logname, stdin_path=None, stdout_path=None):
     """Run argv (a list, or a str for sh -c) and return its wall time, CPU
     seconds (user+sys, the process and all its waited-for children) and peak
-    RSS (the largest single process of the tree).
+    RSS (the largest single process of the tree).  Its standard input is
+    stdin_path (else /dev/null); its standard output goes to stdout_path if
+    given, else with its standard error to the log.
 
     CPU and RSS come from GNU time, not from our own wait4(): Linux carries
     the forking parent's RSS high-water mark over into the child's
@@ -83,12 +95,15 @@ def measure(argv, cwd, env, logname):
     os.makedirs(LOGS, exist_ok=True)
     path = os.path.join(LOGS, logname + ".log")
     tfile = os.path.join(LOGS, ".time")
-    with open(path, "ab") as lf:
-        lf.write(("$ %s  (cwd %s)\n" % (" ".join(argv), cwd)).encode())
+    with open(path, "ab") as lf, open(stdin_path or os.devnull, "rb") as inf, \
+            open(stdout_path or os.devnull, "wb") as outf:
+        lf.write(("$ %s%s  (cwd %s)\n" % (" ".join(argv), " < " + stdin_path if stdin_path else "",
+                                           cwd)).encode())
         lf.flush()
         t0 = time.monotonic()
         p = subprocess.run(["/usr/bin/time", "-f", "%e %U %S %M", "-o", tfile, "--"] + argv,
-                           cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=lf, stderr=lf)
+                           cwd=cwd, env=env, stdin=inf, stdout=outf if stdout_path else lf,
+                           stderr=lf)
         wall = time.monotonic() - t0
     user = sys_ = 0.0
     rss = 0
@@ -243,6 +258,7 @@ class Contender:
     `data` from there so the archives hold the same names."""
     name = ""
     phases = ("backup", "restore", "verify")
+    nightly = False  # takes part in the nightly cases (run_nightly)
 
     def __init__(self, base_env):
         self.env = dict(base_env)
@@ -294,6 +310,19 @@ class Bkp(Contender):
     def backup(self, rep):
         return [BKP, "backup"] + self.ropt(rep) + ["--name", "bench", "--level", "3", "-q", "data"]
 
+    nightly = True
+
+    def nightly_backup(self, rep, label, full=False):
+        return ([BKP, "backup"] + self.ropt(rep) + ["--name", "bench", "--level", "3", "--json"] +
+                (["--full"] if full else []) + ["data"])
+
+    def stdin_backup(self, rep, label):
+        return [BKP, "backup"] + self.ropt(rep) + ["--name", "dump", "--stdin-name", "dump.sql",
+                                                   "--level", "3", "--json", "-"]
+
+    def restore_id(self, rep, archive, target):
+        return [BKP, "restore"] + self.ropt(rep) + ["-k", self.key, archive, "--target", target]
+
     def restore(self, rep, target):
         return [BKP, "restore"] + self.ropt(rep) + ["-k", self.key, "latest", "--target", target]
 
@@ -342,6 +371,14 @@ class Restic(Contender):
     def backup(self, rep):
         return self.base(rep) + ["backup", "-q", "data"]
 
+    nightly = True
+
+    def nightly_backup(self, rep, label):
+        return self.backup(rep)
+
+    def stdin_backup(self, rep, label):
+        return self.base(rep) + ["backup", "-q", "--stdin", "--stdin-filename", "dump.sql"]
+
     def restore(self, rep, target):
         return self.base(rep) + ["restore", "latest", "--target", target]
 
@@ -380,6 +417,16 @@ class Borg(Contender):
 
     def backup(self, rep):
         return ["borg", "create", "--compression", "zstd,3", self.repo(rep) + "::bench", "data"]
+
+    nightly = True
+
+    def nightly_backup(self, rep, label):
+        return ["borg", "create", "--compression", "zstd,3", self.repo(rep) + "::bench-" + label,
+                "data"]
+
+    def stdin_backup(self, rep, label):
+        return ["borg", "create", "--compression", "zstd,3", "--stdin-name", "dump.sql",
+                self.repo(rep) + "::dump-" + label, "-"]
 
     def restore(self, rep, target):
         # borg extracts into the working directory: see run_phase
@@ -499,11 +546,18 @@ def main():
     base_env = dict(os.environ)
     base_env["BKP_PASSPHRASE"] = PASS
     base_env["XDG_CACHE_HOME"] = os.path.join(WORK, "xdg-cache")
+    # bkp's file indexes (incremental backups), one per repository and
+    # dataset: kept in WORK, not in the user's state directory
+    base_env["BKP_STATE_DIR"] = os.path.join(WORK, "bkp-state")
+    rmtree(base_env["BKP_STATE_DIR"])
 
     # dataset
     ds_root = os.path.join(OUT, "dataset-%s-%d" % (SIZE_STR, SEED))
     ds = os.path.join(ds_root, "data")
     os.makedirs(ds_root, exist_ok=True)
+    note = TreeChanger.recover(ds_root)
+    if note:
+        log(note)
     t0 = time.monotonic()
     log("dataset: making sure %s holds the %s dataset (seed %d)" % (ds, SIZE_STR, SEED))
     try:
@@ -678,13 +732,13 @@ def scratch_drop(target):
     subprocess.run(["fstrim", SCRATCH], capture_output=True)
 
 
-def scratch_plan(contenders, in_bytes):
+def scratch_plan(contenders, in_bytes, extra=0):
     """'each' (a restore is removed once measured) on the scratch image;
     else 'run' (keep all restores until the end of the run) if the disk has
     room for them, else 'round'; logs the choice."""
     if SCRATCH_IMAGE:
         return "each"
-    n = sum(1 for c in contenders if "restore" in c.phases)
+    n = sum(1 for c in contenders if "restore" in c.phases) + extra
     per_round = int(in_bytes * 1.15) * n
     free = shutil.disk_usage(SCRATCH).free
     if free > per_round * REPS + in_bytes * 2 + 4 * (1 << 30):
@@ -725,6 +779,26 @@ def run_all(contenders, servers, s3_note, bkp_ok, bkp_why, base_env, key, ds, ds
     stamp = started.strftime("%Y%m%dT%H%M%SZ")
     if ONLY:
         contenders = [c for c in contenders if c.name in ONLY]
+    nightly = {"enabled": NIGHTLY, "s3": NIGHTLY_S3, "chain": CHAIN}
+    tc = dump = None
+    if NIGHTLY and any(takes_nightly(c) for c in contenders):
+        tc = TreeChanger(ds_root)
+        dump_dir = os.path.join(OUT, "dump-%d-%d" % (DUMP_SIZE, SEED))
+        os.makedirs(dump_dir, exist_ok=True)
+        dump = os.path.join(dump_dir, "dump.sql")
+        t0 = time.monotonic()
+        lines, changed = gen_dataset.gen_dump(dump, DUMP_SIZE, SEED)
+        nightly.update(files=len(tc.files), changed_1pct=tc.count(0.01),
+                       changed_10pct=tc.count(0.10), dump_bytes=os.path.getsize(dump),
+                       dump_next_bytes=os.path.getsize(dump + ".next"), dump_lines=lines,
+                       dump_changed=changed)
+        subprocess.run("cat dump.sql dump.sql.next > /dev/null", shell=True, cwd=dump_dir)
+        log("nightly: %d files (%d changed per 1%% run, %d at 10%%); dump %s, %.1f MiB, "
+            "%d of %d rows changed in the next (%.0f s)" % (
+                len(tc.files), tc.count(0.01), tc.count(0.10), dump,
+                os.path.getsize(dump) / MiB, changed, lines, time.monotonic() - t0))
+    elif not NIGHTLY:
+        log("nightly cases: SKIPPED (BENCH_NIGHTLY=0)")
 
     # warm-up: read the dataset once through the limit pipeline, keep the
     # compressed size as the limit's "stored" figure
@@ -736,9 +810,10 @@ def run_all(contenders, servers, s3_note, bkp_ok, bkp_why, base_env, key, ds, ds
         tool_version(argv)
 
     samples = []
+    nsamples = []
     expect = (in_bytes, in_files)
     scratch_release()
-    scratch_mode = scratch_plan(contenders, in_bytes)
+    scratch_mode = scratch_plan(contenders, in_bytes, 2 if tc else 0)
     scratch_fill(ds_root)
     for rep in range(1, REPS + 1):
         k = (rep - 1) % len(contenders)
@@ -762,6 +837,9 @@ def run_all(contenders, servers, s3_note, bkp_ok, bkp_why, base_env, key, ds, ds
                     r["stored"] = limit_stored
                 r.update(contender=c.name, phase=phase, rep=rep)
                 samples.append(r)
+        if tc:
+            nsamples += run_nightly([c for c in order if c in ready], rep, ds_root, expect, tc,
+                                    dump)
         for c in order:
             c.cleanup(rep)
         if scratch_mode == "round":
@@ -787,12 +865,18 @@ def run_all(contenders, servers, s3_note, bkp_ok, bkp_why, base_env, key, ds, ds
         scale = memory_scaling(base_env, key, ds_root, in_bytes, results)
 
     targets = evaluate_targets(ratios, results, scale)
+    if tc:
+        nightly["samples"] = nsamples
+        nightly["results"] = nightly_summary(nsamples)
+        nightly["ratios"] = nightly_ratios(nsamples, nightly["results"])
+        targets += nightly_targets(nightly["ratios"])
     doc = {
-        "schema": "bkp-bench/1",
+        "schema": "bkp-bench/2",
         "started_utc": started.isoformat(),
         "finished_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(),
         "config": {"size": SIZE_STR, "seed": SEED, "reps": REPS, "quick": QUICK,
-                   "bigfile_bytes": BIGFILE, "only": ONLY, "bkp_binary": os.environ.get("BKP") or os.path.join(ROOT, "build", "bkp"),
+                   "bigfile_bytes": BIGFILE, "only": ONLY, "nightly": NIGHTLY,
+                   "nightly_s3": NIGHTLY_S3, "dump_bytes": DUMP_SIZE, "bkp_binary": os.environ.get("BKP") or os.path.join(ROOT, "build", "bkp"),
                    "bkp_sha256": BKP_SHA, "scratch": SCRATCH,
                    "restores_kept_until_end_of": scratch_mode,
                    "scratch_fs": ("ext4 with journal, fresh, on a sparse image on a loop "
@@ -817,6 +901,7 @@ def run_all(contenders, servers, s3_note, bkp_ok, bkp_why, base_env, key, ds, ds
         "results": results,
         "ratios": ratios,
         "memory_scaling": scale,
+        "nightly": nightly,
         "targets": targets,
     }
     jpath = os.path.join(OUT, "results-%s.json" % stamp)
@@ -828,6 +913,407 @@ def run_all(contenders, servers, s3_note, bkp_ok, bkp_why, base_env, key, ds, ds
     print_report(doc)
     log("\nJSON:  %s\nchart: %s\nlogs:  %s" % (jpath, spath, LOGS))
     return 0
+
+
+# --- nightly cases -----------------------------------------------------------
+#
+# After each round's verifies, on the same repositories: the dataset is
+# changed in place, step by step, and every nightly contender backs up each
+# state of it in turn (the round's order); then the dataset is put back.
+# Steps: CHAIN runs each changing 1% of the files (for bkp, a chain of
+# CHAIN incrementals on the round's full backup), then for bkp a --full of
+# that same tree and a restore of each (the chain's newest against the
+# full), a run with no change (for bkp, right after that full), a run with
+# 10% of the files changed, and a database dump from standard input, first
+# as it is and then with 1% of its rows changed in 10 contiguous runs.
+
+NIGHTLY_CASES = (  # (key, label), in report order
+    ("nochange", "no change"),
+    ("1pct", "1% of files"),
+    ("10pct", "10% of files"),
+    ("dump", "dump, first"),
+    ("dump1pct", "dump, 1% rows"),
+    ("full", "bkp --full"),
+)
+NIGHTLY_TARGET_CASES = ("nochange", "1pct", "10pct", "dump1pct")
+
+
+class TreeChanger:
+    """Changes a seeded share of the dataset's files in place (a few bytes
+    in the middle of each, its mtime bumped to now) and puts them back.
+    Before a file is first changed, its original bytes and times go to a
+    journal beside the dataset (ds_root/.nightly-journal.json), so that the
+    next run undoes what a killed run changed before it reuses the dataset."""
+
+    PATCH = 16  # bytes rewritten per file
+
+    def __init__(self, ds_root):
+        self.root = ds_root
+        self.journal = os.path.join(ds_root, ".nightly-journal.json")
+        self.files = []
+        top = os.path.join(ds_root, "data")
+        for d, dirs, fs in os.walk(top):
+            dirs.sort()
+            for f in sorted(fs):
+                p = os.path.join(d, f)
+                if f != ".bench-dataset" and os.path.isfile(p) and not os.path.islink(p):
+                    self.files.append(os.path.relpath(p, ds_root))
+        self.orig = {}  # relative path -> [offset, original bytes hex, atime_ns, mtime_ns]
+
+    def count(self, frac):
+        return max(1, round(len(self.files) * frac))
+
+    def change(self, frac, step):
+        """Change count(frac) files, chosen by (seed, step) only, so every
+        round changes the same files the same way."""
+        pick = random.Random("%d/%s" % (SEED, step)).sample(self.files, self.count(frac))
+        for rel in pick:
+            if rel not in self.orig:
+                p = os.path.join(self.root, rel)
+                st = os.lstat(p)
+                off = st.st_size // 2
+                with open(p, "rb") as f:
+                    f.seek(off)
+                    data = f.read(self.PATCH)
+                self.orig[rel] = [off, data.hex(), st.st_atime_ns, st.st_mtime_ns]
+        self._write_journal()
+        for i, rel in enumerate(pick):
+            off, hx = self.orig[rel][0], self.orig[rel][1]
+            n = len(hx) // 2
+            patch = ("<%s:%07d>" % (step, i)).encode().ljust(n, b"#")[:n]
+            p = os.path.join(self.root, rel)
+            with open(p, "r+b") as f:
+                f.seek(off)
+                f.write(patch)
+            os.utime(p)  # mtime: now (the write set it too)
+        return len(pick)
+
+    def hashes(self):
+        """sha256 of every file changed since the last revert, as it is now."""
+        return {rel: file_sha256(os.path.join(self.root, rel)) for rel in self.orig}
+
+    def _write_journal(self):
+        tmp = self.journal + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(self.orig, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.journal)
+
+    def revert(self):
+        TreeChanger.undo(self.root, self.orig)
+        self.orig = {}
+        if os.path.exists(self.journal):
+            os.unlink(self.journal)
+
+    @staticmethod
+    def undo(root, orig):
+        for rel, (off, hx, atime, mtime) in orig.items():
+            p = os.path.join(root, rel)
+            with open(p, "r+b") as f:
+                f.seek(off)
+                f.write(bytes.fromhex(hx))
+            os.utime(p, ns=(atime, mtime))
+
+    @staticmethod
+    def recover(ds_root):
+        """Undo what a killed run's nightly cases left changed; if that
+        fails, remove the dataset (it is made again).  Returns a note or None."""
+        journal = os.path.join(ds_root, ".nightly-journal.json")
+        if not os.path.exists(journal):
+            return None
+        try:
+            with open(journal) as f:
+                orig = json.load(f)
+            TreeChanger.undo(ds_root, orig)
+            note = "dataset: undid the nightly changes of an interrupted run (%d files)" % len(orig)
+        except (OSError, ValueError, TypeError) as e:
+            rmtree(os.path.join(ds_root, "data"))
+            note = "dataset: cannot undo an interrupted run's nightly changes (%s): removed" % e
+        os.unlink(journal)
+        return note
+
+
+def file_sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for b in iter(lambda: f.read(1 << 20), b""):
+            h.update(b)
+    return h.hexdigest()
+
+
+def nightly_backup(c, rep, case, step, ds_root, stdin=None, full=False):
+    """One timed nightly backup of contender c; the repository's growth is
+    measured around it (untimed), and for bkp its --json statistics kept."""
+    tag = "%s-nightly-%s%d-rep%d" % (c.name, case, step, rep)
+    label = "%s%d" % (case, step)
+    before = c.repo_bytes(rep)
+    jpath = os.path.join(LOGS, tag + ".json") if isinstance(c, Bkp) else None
+    if stdin:
+        argv, cwd = c.stdin_backup(rep, label), WORK
+    else:
+        argv = c.nightly_backup(rep, label, full=True) if full else c.nightly_backup(rep, label)
+        cwd = ds_root
+    r = measure(argv, cwd, c.env, tag, stdin_path=stdin, stdout_path=jpath)
+    r.update(contender=c.name, case=case, step=step, rep=rep)
+    if r["rc"] == 0:
+        r["written"] = c.repo_bytes(rep) - before
+        if jpath:
+            try:
+                with open(jpath) as f:
+                    j = json.load(f)
+                r["bkp"] = {k: j.get(k) for k in ("id", "stored", "new_bytes", "read_bytes",
+                                                  "reused", "chain", "files", "bytes", "base")}
+            except (OSError, ValueError) as e:
+                r["rc"] = -1002
+                r["error"] = "no JSON from bkp backup --json: %s" % e
+    if r["rc"] != 0:
+        r.setdefault("error", "rc %d: %s" % (r["rc"], tail(r["log"], 3).strip()))
+        log("  ! %s failed: %s" % (tag, r["error"]))
+    else:
+        b = r.get("bkp") or {}
+        # a nightly run of bkp that is not an incremental one is worth a word
+        if b and case in NIGHTLY_TARGET_CASES and not b.get("chain"):
+            r["not_incremental"] = True
+            log("  ! %s: bkp made a full backup (chain %s), not an incremental one; see %s" % (
+                tag, b.get("chain"), r["log"]))
+        log("  %-10s %-9s rep %d: %7.2f s wall, %7.2f s cpu, %6.1f MiB rss, %9.2f MiB written%s" % (
+            c.name, label, rep, r["wall"], r["cpu"], r["rss_kib"] / 1024, r["written"] / MiB,
+            "" if not b else "; bkp: stored %.2f MiB, read %.1f MiB, chain %s" % (
+                (b.get("stored") or 0) / MiB, (b.get("read_bytes") or 0) / MiB, b.get("chain"))))
+    return r
+
+
+def nightly_restores(c, rep, tip, full, expect, want):
+    """Restore the chain's newest archive and the full archive of the same
+    tree (order alternating by round); check files and bytes, and the
+    changed files' content against the tree."""
+    out = []
+    pair = [("chain", tip), ("full", full)]
+    if rep % 2 == 0:
+        pair.reverse()
+    for kind, archive in pair:
+        tag = "%s-nightly-restore-%s-rep%d" % (c.name, kind, rep)
+        target = os.path.join(SCRATCH, "restore-r%d-%s-%s" % (rep, c.name, kind))
+        rmtree(target)
+        os.makedirs(target)
+        r = measure(c.restore_id(rep, archive, target), WORK, c.env, tag)
+        r.update(contender=c.name, case="restore-" + kind, step=1, rep=rep, archive=archive)
+        if r["rc"] == 0:
+            got, files = tree_bytes(target)
+            r["restored_bytes"], r["restored_files"] = got, files
+            bad = [rel for rel, h in want.items()
+                   if not os.path.isfile(os.path.join(target, rel)) or
+                   file_sha256(os.path.join(target, rel)) != h]
+            if (got, files) != expect:
+                r["rc"] = -1000
+                r["error"] = "restored %d files / %d bytes, the tree has %d / %d" % (
+                    files, got, expect[1], expect[0])
+            elif bad:
+                r["rc"] = -1003
+                r["error"] = "%d of the %d changed files differ from the tree, e.g. %s" % (
+                    len(bad), len(want), bad[0])
+        if r["rc"] != 0:
+            r.setdefault("error", "rc %d: %s" % (r["rc"], tail(r["log"], 3).strip()))
+            log("  ! %s failed: %s" % (tag, r["error"]))
+            rmtree(target)
+        else:
+            log("  %-10s restore %-5s rep %d: %7.2f s wall, %7.2f s cpu, %6.1f MiB rss" % (
+                c.name, kind, rep, r["wall"], r["cpu"], r["rss_kib"] / 1024))
+            if SCRATCH_IMAGE:
+                scratch_drop(target)
+        out.append(r)
+    return out
+
+
+def takes_nightly(c):
+    return c.nightly and (NIGHTLY_S3 or not getattr(c, "s3", None))
+
+
+def run_nightly(order, rep, ds_root, expect, tc, dump):
+    """The nightly cases of round rep (see above); returns their samples.
+    The dataset is put back before returning, whatever happens."""
+    live = [c for c in order if takes_nightly(c)]
+    samples = []
+    if not live:
+        return samples
+    log("round %d, nightly cases: %s" % (rep, " ".join(c.name for c in live)))
+    t0 = time.monotonic()
+
+    def each(case, step, stdin=None):
+        for c in list(live):
+            r = nightly_backup(c, rep, case, step, ds_root, stdin)
+            samples.append(r)
+            if r["rc"] != 0:
+                live.remove(c)
+                log("  %s drops out of this round's nightly cases" % c.name)
+
+    try:
+        for k in range(1, CHAIN + 1):
+            tc.change(0.01, "c%d" % k)
+            each("1pct", k)
+        want = None
+        for c in [x for x in live if isinstance(x, Bkp)]:
+            tip = next(((s.get("bkp") or {}).get("id") for s in samples
+                        if s["contender"] == c.name and s["case"] == "1pct" and s["step"] == CHAIN
+                        and s["rep"] == rep), None)
+            r = nightly_backup(c, rep, "full", 1, ds_root, full=True)
+            samples.append(r)
+            if r["rc"] != 0 or not tip:
+                log("  %s: no restore of the chain against a full this round" % c.name)
+                continue
+            if want is None:
+                want = tc.hashes()  # paths as restored: data/...
+            samples += nightly_restores(c, rep, tip, r["bkp"]["id"], expect, want)
+        each("nochange", 1)
+        tc.change(0.10, "t1")
+        each("10pct", 1)
+        if dump:
+            each("dump", 1, stdin=dump)
+            each("dump1pct", 1, stdin=dump + ".next")
+    finally:
+        tc.revert()
+    log("round %d, nightly cases took %.0f s in all" % (rep, time.monotonic() - t0))
+    return samples
+
+
+def nightly_summary(samples):
+    out = {}
+    keys = sorted({(s["contender"], s["case"]) for s in samples})
+    for name, case in keys:
+        ss = [s for s in samples if s["contender"] == name and s["case"] == case]
+        ok = [s for s in ss if s["rc"] == 0]
+        if not ok:
+            out.setdefault(name, {})[case] = {"ok": False, "n": 0, "failures": len(ss),
+                                              "error": ss[0].get("error")}
+            continue
+        walls = [s["wall"] for s in ok]
+        med = statistics.median(walls)
+        d = {"ok": True, "n": len(ok), "failures": len(ss) - len(ok),
+             "wall_median": med, "wall_min": min(walls), "wall_max": max(walls),
+             "spread_pct": 100.0 * (max(walls) - min(walls)) / med if med else 0.0,
+             "cpu_median": statistics.median(s["cpu"] for s in ok),
+             "rss_mib_max": max(s["rss_kib"] for s in ok) / 1024}
+        w = [s["written"] for s in ok if s.get("written") is not None]
+        if w:
+            d.update(written_median=int(statistics.median(w)), written_min=min(w),
+                     written_max=max(w))
+        full = sum(1 for s in ok if s.get("not_incremental"))
+        if full:
+            d["bkp_not_incremental"] = full
+        for k in ("stored", "read_bytes", "new_bytes", "reused", "chain"):
+            v = [s["bkp"][k] for s in ok if s.get("bkp") and s["bkp"].get(k) is not None]
+            if v:
+                d["bkp_%s_median" % k] = statistics.median(v)
+                d["bkp_%s_max" % k] = max(v)
+        out.setdefault(name, {})[case] = d
+    return out
+
+
+def nightly_ratios(samples, results):
+    """Wall time ratios a/b (<1: a is faster), median of the pairs of the
+    same round and step; bytes written, median a / median b; bkp's restore
+    of the chain's newest archive / of the full one, paired by round."""
+    ratios = {}
+
+    def pairs(a, b, ca, cb):
+        sa = {(s["rep"], s["step"]): s for s in samples
+              if s["contender"] == a and s["case"] == ca and s["rc"] == 0}
+        sb = {(s["rep"], s["step"] if cb == ca else 1): s for s in samples
+              if s["contender"] == b and s["case"] == cb and s["rc"] == 0}
+        rs = [sa[k]["wall"] / sb[k]["wall"] for k in sa if k in sb and sb[k]["wall"] > 0]
+        if not rs:
+            return None
+        return {"median": statistics.median(rs), "min": min(rs), "max": max(rs), "n": len(rs)}
+
+    for a, b in (("bkp", "restic"), ("bkp", "borg"), ("bkp-s3", "restic-s3")):
+        for case, _ in NIGHTLY_CASES:
+            if case == "full":
+                continue
+            v = pairs(a, b, case, case)
+            if v:
+                ratios["%s/%s %s wall" % (a, b, case)] = v
+            ra = results.get(a, {}).get(case, {})
+            rb = results.get(b, {}).get(case, {})
+            if ra.get("ok") and rb.get("ok") and "written_median" in ra and \
+                    rb.get("written_median"):
+                ratios["%s/%s %s written" % (a, b, case)] = {
+                    "median": ra["written_median"] / rb["written_median"], "n": 1}
+    for name in ("bkp", "bkp-s3"):
+        v = pairs(name, name, "restore-chain", "restore-full")
+        if v:
+            ratios["%s restore chain/full wall" % name] = v
+    return ratios
+
+
+def nightly_targets(ratios):
+    def med(key):
+        v = ratios.get(key)
+        return v["median"] if v else None
+
+    def t(name, value, goal):
+        if value is None:
+            return {"target": name, "value": None, "goal": goal, "status": "not measured"}
+        return {"target": name, "value": value, "goal": goal, "cmp": "<=",
+                "status": "met" if value <= goal else "missed"}
+
+    out = [t("nightly, no change: wall time bkp/restic (local)", med("bkp/restic nochange wall"),
+             0.5),
+           t("nightly, 1% of files: wall time bkp/restic (local)", med("bkp/restic 1pct wall"),
+             0.5)]
+    labels = dict(NIGHTLY_CASES)
+    for case in NIGHTLY_TARGET_CASES:
+        out.append(t("nightly, %s: bytes written bkp/restic (local)" % labels[case],
+                     med("bkp/restic %s written" % case), 1.0))
+    out.append(t("restore of a %d-run chain's newest / of a full archive (bkp, local)" % CHAIN,
+                 med("bkp restore chain/full wall"), 1.2))
+    return out
+
+
+def print_nightly(n):
+    print("\nnightly cases (docs/BENCH.md, 'Nightly cases'): %d files, %d changed per 1%% run, "
+          "%d at 10%%; dump %.1f MiB, %d of %d rows changed in 10 runs" % (
+              n["files"], n["changed_1pct"], n["changed_10pct"], n["dump_bytes"] / MiB,
+              n["dump_changed"], n["dump_lines"]))
+    hdr = "%-14s %-10s %4s %8s %17s %8s %8s %11s %11s %9s %5s" % (
+        "case", "contender", "n", "wall s", "[min-max]", "CPU s", "RSS MiB", "written MiB",
+        "bkp stored", "bkp read", "chain")
+    print(hdr)
+    print("-" * len(hdr))
+    res = n["results"]
+    cases = list(NIGHTLY_CASES) + [("restore-chain", "restore chain"),
+                                   ("restore-full", "restore full")]
+    for case, label in cases:
+        for name in res:
+            s = res[name].get(case)
+            if s is None:
+                continue
+            if not s["ok"]:
+                print("%-14s %-10s FAILED: %s" % (label, name, (s.get("error") or "")[:80]))
+                continue
+            mib = lambda k: fmt(s.get(k) / MiB if s.get(k) is not None else None, "%.2f")  # noqa
+            print("%-14s %-10s %4d %8.2f %17s %8.2f %8.1f %11s %11s %9s %5s" % (
+                label, name, s["n"], s["wall_median"],
+                "[%.2f-%.2f]" % (s["wall_min"], s["wall_max"]), s["cpu_median"],
+                s["rss_mib_max"], mib("written_median"), mib("bkp_stored_median"),
+                fmt(s.get("bkp_read_bytes_median") and s["bkp_read_bytes_median"] / MiB, "%.1f"),
+                fmt(s.get("bkp_chain_max"), "%d")))
+    odd = ["%s %s: %d" % (name, case, c["bkp_not_incremental"]) for name in res
+           for case, c in res[name].items() if c.get("bkp_not_incremental")]
+    if odd:
+        print("NOT INCREMENTAL: bkp made full backups in nightly runs (%s); see the logs" %
+              ", ".join(odd))
+    print("\nwritten = repository growth over the run; bkp stored/read = its --json \"stored\" "
+          "and \"read_bytes\" (MiB); medians over rounds (1%%: over the %d runs of each "
+          "round too)" % CHAIN)
+    print("\nnightly ratios (wall time and bytes written, a/b: <1 means bkp is faster or "
+          "writes less):")
+    for k, v in n["ratios"].items():
+        if "min" in v:
+            print("  %-36s %6.2f   [%.2f-%.2f over %d pairs]" % (k, v["median"], v["min"], v["max"],
+                                                               v["n"]))
+        else:
+            print("  %-36s %6.2f   (ratio of the medians)" % (k, v["median"]))
 
 
 # --- memory scaling ---------------------------------------------------------
@@ -999,7 +1485,9 @@ def print_report(doc):
                 row["label"], row["bytes"] / MiB, fmt(row.get("backup"), "%.1f"),
                 fmt(row.get("restore"), "%.1f"), fmt(row.get("verify"), "%.1f"),
                 mbps if w else "(see table above)"))
-    print("\ntargets (issue 6):")
+    if doc.get("nightly", {}).get("results"):
+        print_nightly(doc["nightly"])
+    print("\ntargets (issue 6; nightly cases):")
     for t in doc["targets"]:
         v = "-" if t["value"] is None else "%.2f" % t["value"]
         print("  [%-12s] %-62s %8s (goal %s %.2f)" % (

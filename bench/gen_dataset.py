@@ -18,6 +18,10 @@ Usage:
       One file of SIZE bytes (not sparse), made of pseudo-random 1 MiB blocks
       drawn from a pool of 256 (cheap to write, incompressible for a 2 MiB
       compression window).
+  gen_dataset.py dump FILE SIZE [--seed N]
+      A database dump of about SIZE bytes (one SQL INSERT row per line) in
+      FILE, and the next night's dump in FILE.next: the same rows, 1% of
+      them changed, in 10 contiguous runs (bench nightly cases).
 
 DIR is written into DIR.tmp and renamed into place when complete, with a
 DIR/.bench-dataset marker (size, seed, file count, bytes); an existing
@@ -388,18 +392,89 @@ def gen_bigfile(path, size, seed):
     print("bigfile: generated %s (%d bytes)" % (path, size), flush=True)
 
 
+def gen_dump(path, size, seed, runs=10, frac=0.01):
+    """A database dump of about `size` bytes, one INSERT row per line, into
+    `path`, and the next night's dump into `path + ".next"`: the same rows,
+    except `frac` of them, changed in place (another value, status
+    'amended', so a line's length may change), in `runs` contiguous runs
+    spread over the file (changed rows cluster: a batch updates neighbours).
+    Both are rewritten only if their marker does not match; returns
+    (lines, changed lines)."""
+    marker = path + ".done"
+    want = {"version": VERSION, "size": size, "seed": seed, "runs": runs, "frac": frac}
+    if os.path.exists(marker) and os.path.exists(path) and os.path.exists(path + ".next"):
+        with open(marker) as f:
+            have = json.load(f)
+        if all(have.get(k) == v for k, v in want.items()):
+            return have["lines"], have["changed"]
+    r = random.Random(seed)
+    g = Gen(seed ^ 0xD0)
+    mrns = ["MRN%08d" % r.randrange(10 ** 8) for _ in range(20000)]
+    provs = [p.replace("'", "''") for p in g.providers]
+    units = [(c, u) for c, _, u in LOINC]
+    status = ["final", "final", "final", "preliminary", "corrected"]
+    avg = 182  # about the length of a row
+    lines = max(100, size // avg)
+    changed = max(runs, int(lines * frac))
+    per = changed // runs
+    starts = []
+    region = lines // runs
+    for k in range(runs):  # one run in each tenth, at a seeded offset
+        starts.append(k * region + r.randrange(max(1, region - per)))
+    todo = set()
+    for s0 in starts:
+        todo.update(range(s0, s0 + per))
+    r2 = random.Random(seed ^ 0xA3E)
+    fmt = ("INSERT INTO lab_results (id,mrn,loinc,value,unit,taken_at,status,ordered_by) "
+           "VALUES (%d,'%s','%s',%.1f,'%s','%04d-%02d-%02d %02d:%02d:%02d','%s','%s');\n")
+    head = "-- synthetic lab results dump, no real data\nSET NAMES utf8;\nBEGIN;\n"
+    n = 0
+    with open(path + ".tmp", "w") as f1, open(path + ".next.tmp", "w") as f2:
+        f1.write(head)
+        f2.write(head)
+        buf1, buf2 = [], []
+        for i in range(lines):
+            code, unit = units[r.randrange(len(units))]
+            row = (1000000 + i, mrns[r.randrange(20000)], code, r.randrange(10, 4000) / 10.0, unit,
+                   r.randint(2015, 2026), r.randint(1, 12), r.randint(1, 28), r.randrange(24),
+                   r.randrange(60), r.randrange(60), status[r.randrange(5)],
+                   provs[r.randrange(len(provs))])
+            line = fmt % row
+            buf1.append(line)
+            if i in todo:
+                row = row[:3] + (r2.randrange(10, 40000) / 10.0,) + row[4:11] + ("amended",
+                                                                                  row[12])
+                line = fmt % row
+                n += 1
+            buf2.append(line)
+            if len(buf1) >= 4096:
+                f1.write("".join(buf1))
+                f2.write("".join(buf2))
+                buf1, buf2 = [], []
+        f1.write("".join(buf1) + "COMMIT;\n")
+        f2.write("".join(buf2) + "COMMIT;\n")
+    os.rename(path + ".tmp", path)
+    os.rename(path + ".next.tmp", path + ".next")
+    with open(marker, "w") as f:
+        json.dump(dict(want, lines=lines, changed=n), f)
+    return lines, n
+
+
 def main(argv):
     seed = 20261125
     if "--seed" in argv:
         i = argv.index("--seed")
         seed = int(argv[i + 1])
         del argv[i:i + 2]
-    if len(argv) != 4 or argv[1] not in ("tree", "bigfile"):
+    if len(argv) != 4 or argv[1] not in ("tree", "bigfile", "dump"):
         sys.stderr.write(__doc__)
         return 2
     size = parse_size(argv[3])
     if argv[1] == "tree":
         gen_tree(os.path.abspath(argv[2]), size, seed)
+    elif argv[1] == "dump":
+        lines, changed = gen_dump(os.path.abspath(argv[2]), size, seed)
+        print("dump: %d lines, %d changed in %s.next" % (lines, changed, argv[2]))
     else:
         gen_bigfile(os.path.abspath(argv[2]), size, seed)
     return 0

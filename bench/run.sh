@@ -4,7 +4,8 @@
 # (through bench/bench.py) when tests/s3 has it installed.
 # Knobs (environment): BENCH_SIZE (2G), BENCH_REPS (3), BENCH_SEED,
 # BENCH_QUICK=1 (no 4x / big-file memory runs), BENCH_BIGFILE (8G),
-# BENCH_DIR (bench/out), BENCH_ONLY=bkp,restic,..., BENCH_S3=0, BKP.
+# BENCH_DIR (bench/out), BENCH_ONLY=bkp,restic,..., BENCH_S3=0, BKP,
+# BENCH_NIGHTLY=0 (no nightly cases), BENCH_NIGHTLY_S3=1, BENCH_DUMP_SIZE.
 # See docs/BENCH.md. Never part of `make test` or CI.
 set -eu
 
