@@ -225,7 +225,7 @@ backup_stdin(struct bk *b)
 	b->res->files = 1;
 	memset(&r, 0, sizeof(r));
 	r.type = MF_FILE;
-	r.size = b->res->bytes;
+	r.size = r.data = b->res->bytes;
 	memcpy(r.hash, hash, 32);
 	return bk_index(b, &r);
 nomem:

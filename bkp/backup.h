@@ -48,7 +48,8 @@ struct backup_result {
 	char base[REPO_ID_HEX + 1];  /* compared with ("" for a full) */
 	uint64_t files;      /* entries archived */
 	uint64_t reused;     /* files not read: unchanged since the base */
-	uint64_t bytes;      /* content bytes of the files archived */
+	uint64_t bytes;      /* content bytes of the files archived (holes
+	                      * excluded), read or not */
 	uint64_t read_bytes; /* content bytes read */
 	uint64_t new_bytes;  /* content bytes stored (not referenced) */
 	uint64_t tar_bytes;  /* data object plaintext bytes */

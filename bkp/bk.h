@@ -52,6 +52,7 @@ struct bk {
 	struct findex_writer *iw;    /* the next file index */
 	char *last;                  /* the last key indexed */
 	size_t lastlen, lastcap;
+	uint64_t edata;              /* the entry's content bytes read */
 	uint8_t *vec;                /* the current entry's index key */
 	size_t veclen, veccap;
 };

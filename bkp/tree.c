@@ -1,12 +1,13 @@
 /*
  * The walk of a backup's directory sources and each entry's pieces.
  *
- * Sources are walked depth first with every directory's entries sorted
- * by a keyed hash of their names (fts(3)): the order the previous file
- * index was written in, so both are read side by side.  The index names
- * an entry by the hashes of its path's components (its "key", 8 bytes a
- * level, compared byte-wise), never by the path itself: no file name is
- * kept in the clear on the host either.  A
+ * Sources are walked in the order given, each depth first with every
+ * directory's entries sorted by a keyed hash of their names (fts(3)): the
+ * order the previous file index was written in, so both are read side by
+ * side.  The index names an entry by its "key": the source's number and
+ * the hashes of its path's components, 8 bytes each, compared byte-wise
+ * (docs/STATE.md), never by the path itself: no file name is kept in the
+ * clear on the host either.  A
  * regular file whose stat (type, mode, owner, size, mtime and ctime to
  * the nanosecond, inode, device) equals its previous record costs that
  * stat alone: its entry refers to the bytes an earlier archive holds.
@@ -186,6 +187,7 @@ copy_range(struct bk *b, int fd, const char *path, struct hash *h,
 		if (write_data(b, b->buf, (size_t)n) != ERR_OK)
 			return ERR_FAIL;
 		b->res->read_bytes += (uint64_t)n;
+		b->edata += (uint64_t)n;
 		off += (uint64_t)n;
 		len -= (uint64_t)n;
 		bk_progress(b, 0);
@@ -294,6 +296,7 @@ index_entry(struct bk *b, struct archive_entry *e, const struct stat *sb,
 	r.dev = sb->st_dev;
 	r.ino = sb->st_ino;
 	r.size = r.type == MF_FILE ? (uint64_t)archive_entry_size(e) : 0;
+	r.data = r.type == MF_FILE ? b->edata : 0;
 	r.mtime_s = sb->st_mtim.tv_sec;
 	r.mtime_ns = (uint32_t)sb->st_mtim.tv_nsec;
 	r.ctime_s = sb->st_ctim.tv_sec;
@@ -340,12 +343,13 @@ reuse_file(struct bk *b, struct archive_entry *e, const struct stat *sb,
 	pieces_begin(&b->pc);
 	if (pieces_reuse(&b->pc, p) != 0)
 		return 1;   /* cannot: store it */
+	b->edata = p->data;
 	if ((rc = put_file_record(b, e, p->hash)) != ERR_OK ||
 	    (rc = index_entry(b, e, sb, p->hdrhash, p->hash)) != ERR_OK)
 		return rc;
 	b->res->files++;
 	b->res->reused++;
-	b->res->bytes += p->size;
+	b->res->bytes += p->data;
 	return ERR_OK;
 }
 
@@ -481,6 +485,7 @@ store_entry(struct bk *b, struct archive_entry *e, const char *src,
 		archive_entry_unset_ctime(f);
 		archive_entry_unset_birthtime(f);
 		changed = 0;
+		b->edata = 0;
 		rc = write_entry(b, f, fd, src, p, hdrhash, hash, &changed);
 		if (rc != ERR_OK)
 			goto done;
@@ -498,8 +503,7 @@ store_entry(struct bk *b, struct archive_entry *e, const char *src,
 	    ERR_OK)
 		goto done;
 	b->res->files++;
-	if (fd >= 0)
-		b->res->bytes += (uint64_t)archive_entry_size(f);
+	b->res->bytes += b->edata;
 done:
 	if (rc == 1)
 		rc = ERR_OK;   /* skipped, said so */
@@ -570,17 +574,21 @@ by_hash(const FTSENT **x, const FTSENT **y)
 	return strcmp((*x)->fts_name, (*y)->fts_name);
 }
 
-/* The index key of the entry at fts level `level` named `name` (a
- * source itself is level 0, named by its cleaned path). */
+/* The index key of the entry at fts level `level` named `name`, under
+ * source operand number `root` (a source is level 0, named by its
+ * cleaned path; its key is its number, big-endian, then that name's
+ * hash, so that sources keep the order they were given in and the keys
+ * still increase). */
 static int
-set_key(struct bk *b, int level, const char *name, size_t len)
+set_key(struct bk *b, uint64_t root, int level, const char *name,
+    size_t len)
 {
-	size_t need = ((size_t)level + 1) * WALK_LEVEL;
+	size_t need = ((size_t)level + 2) * WALK_LEVEL, i;
 	uint8_t *n;
 
 	if (need > FINDEX_MAX_PATH) {
 		err_set("a path is more than %d levels deep",
-		    FINDEX_MAX_PATH / WALK_LEVEL);
+		    FINDEX_MAX_PATH / WALK_LEVEL - 2);
 		return ERR_FAIL;
 	}
 	if (need > b->veccap) {
@@ -591,14 +599,18 @@ set_key(struct bk *b, int level, const char *name, size_t len)
 		b->vec = n;
 		b->veccap = need * 2;
 	}
+	if (level == 0)
+		for (i = 0; i < WALK_LEVEL; i++)
+			b->vec[i] = (uint8_t)(root >> (8 * (WALK_LEVEL - 1 - i)));
 	tree_name_hash(name, len, b->vec + need - WALK_LEVEL);
 	b->veclen = need;
 	return ERR_OK;
 }
 
-/* Walk one source path, every directory's entries in name order. */
+/* Walk source number `no`, every directory's entries in the order of
+ * their names' hashes. */
 static int
-walk_path(struct bk *b, char *root)
+walk_path(struct bk *b, uint64_t no, char *root)
 {
 	char *roots[2] = { root, NULL };
 	FTS *fts;
@@ -651,34 +663,16 @@ walk_path(struct bk *b, char *root)
 		if (ent->fts_level == 0) {
 			const char *c = clean_path(ent->fts_path);
 
-			rc = c == NULL ? set_key(b, 0, "", 0) :
-			    set_key(b, 0, c, strlen(c));
+			rc = c == NULL ? set_key(b, no, 0, "", 0) :
+			    set_key(b, no, 0, c, strlen(c));
 		} else
-			rc = set_key(b, (int)ent->fts_level, ent->fts_name,
-			    ent->fts_namelen);
+			rc = set_key(b, no, (int)ent->fts_level,
+			    ent->fts_name, ent->fts_namelen);
 		if (rc == ERR_OK)
 			rc = one_path(b, ent->fts_path, ent->fts_statp);
 	}
 	fts_close(fts);
 	return rc;
-}
-
-/* Sources in walk order, so that the index stays sorted. */
-static int
-cmp_root(const void *x, const void *y)
-{
-	const char *a = clean_path(*(char *const *)x);
-	const char *c = clean_path(*(char *const *)y);
-	uint8_t ha[WALK_LEVEL], hc[WALK_LEVEL];
-	int d;
-
-	a = a != NULL ? a : "";
-	c = c != NULL ? c : "";
-	tree_name_hash(a, strlen(a), ha);
-	tree_name_hash(c, strlen(c), hc);
-	if ((d = memcmp(ha, hc, WALK_LEVEL)) != 0)
-		return d;
-	return strcmp(a, c);
 }
 
 void
@@ -691,7 +685,6 @@ tree_name_key(const uint8_t key[32])
 int
 tree_backup(struct bk *b)
 {
-	char **roots;
 	size_t i;
 	int rc = ERR_OK;
 
@@ -714,16 +707,9 @@ tree_backup(struct bk *b)
 	}
 	archive_read_disk_set_standard_lookup(b->disk);
 	archive_read_disk_set_symlink_physical(b->disk);
-	if ((roots = calloc(b->o->npaths + 1, sizeof(*roots))) == NULL) {
-		err_set("out of memory");
-		return ERR_FAIL;
-	}
-	memcpy(roots, b->o->paths, b->o->npaths * sizeof(*roots));
 	tree_name_key(b->prev.key);
-	qsort(roots, b->o->npaths, sizeof(*roots), cmp_root);
 	for (i = 0; i < b->o->npaths && rc == ERR_OK; i++)
-		rc = walk_path(b, roots[i]);
-	free(roots);
+		rc = walk_path(b, i, b->o->paths[i]);
 	if (rc != ERR_OK)
 		return rc;
 	b->phase = PH_DROP;     /* the end marker: a reader adds its own */

@@ -35,9 +35,9 @@
  * hash_alg, key, narch; the archive table follows. */
 #define IX_HEAD (8 + 4 + 16 + 16 + 16 + 8 + 8 + 4 + 1 + 32 + 4)
 /* A record's body without its path, segments and chunks: pathlen, type,
- * mode, uid, gid, dev, ino, size, mtime_s, mtime_ns, ctime_s, ctime_ns,
- * hdrhash, hash, nseg, nchunk. */
-#define IX_REC_FIXED (4 + 1 + 4 + 8 * 5 + 8 + 4 + 8 + 4 + 16 + 32 + 4 + 4)
+ * mode, uid, gid, dev, ino, size, data, mtime_s, mtime_ns, ctime_s,
+ * ctime_ns, hdrhash, hash, nseg, nchunk. */
+#define IX_REC_FIXED (4 + 1 + 4 + 8 * 6 + 8 + 4 + 8 + 4 + 16 + 32 + 4 + 4)
 #define IX_SEG 20
 #define IX_CHUNK 32
 #define IX_REC_MIN (IX_REC_FIXED + 1 + IX_SEG)
@@ -205,6 +205,8 @@ rec_fault(const struct findex_rec *r, size_t narch)
 		return "unknown type";
 	if (r->mtime_ns >= 1000000000u || r->ctime_ns >= 1000000000u)
 		return "nanoseconds out of range";
+	if (r->data > r->size)
+		return "more data than size";
 	if (r->nseg < 1 || r->nseg > FINDEX_MAX_SEG)
 		return "segment count out of range";
 	if (r->nchunk > FINDEX_MAX_CHUNKS)
@@ -404,6 +406,7 @@ dec_stat(const uint8_t **p, struct findex_rec *r)
 	r->dev = dec64(p);
 	r->ino = dec64(p);
 	r->size = dec64(p);
+	r->data = dec64(p);
 	r->mtime_s = (int64_t)dec64(p);
 	r->mtime_ns = dec32(p);
 	r->ctime_s = (int64_t)dec64(p);
@@ -703,6 +706,7 @@ wr_rec(struct findex_writer *w, const struct findex_rec *r)
 	p = enc64(p, r->dev);
 	p = enc64(p, r->ino);
 	p = enc64(p, r->size);
+	p = enc64(p, r->data);
 	p = enc64(p, (uint64_t)r->mtime_s);
 	p = enc32(p, r->mtime_ns);
 	p = enc64(p, (uint64_t)r->ctime_s);

@@ -31,6 +31,7 @@ struct findex_rec {
 	int type;                             /* MF_FILE, MF_DIR, ... (manifest.h) */
 	uint32_t mode; uint64_t uid, gid;
 	uint64_t dev, ino, size;
+	uint64_t data;                        /* content bytes, holes excluded (<= size) */
 	int64_t mtime_s; uint32_t mtime_ns; int64_t ctime_s; uint32_t ctime_ns;  /* ns < 1e9 */
 	uint8_t hdrhash[16];                  /* opaque to this module */
 	uint8_t hash[32];                     /* content hash, opaque */

@@ -1365,7 +1365,8 @@ restore_run(struct repo *repo, const struct repo_archive *a,
 		/* A verification also proves the record's hash of the
 		 * object (a restore relies on the authenticated chunk table
 		 * and the manifest's copy of that hash). */
-		if (istream_object_hash(r.is, hash, &size) == 0 &&
+		if (r.is != NULL &&
+		    istream_object_hash(r.is, hash, &size) == 0 &&
 		    (size != a->data_size ||
 		    memcmp(hash, a->data_hash, 32) != 0)) {
 			err_set("archive %s: object '%s' does not match the "

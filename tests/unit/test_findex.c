@@ -116,6 +116,7 @@ gen(uint64_t i, struct genrec *g)
 	r->dev = i << 40;
 	r->ino = i * 1000003;
 	r->size = i * i * 13;
+	r->data = r->size / 3;
 	r->mtime_s = (int64_t)i - 1000;
 	r->mtime_ns = (uint32_t)((i * 7919) % 1000000000);
 	r->ctime_s = INT64_MIN + (int64_t)i;
@@ -158,6 +159,7 @@ expect_rec_eq(const struct findex_rec *a, const struct findex_rec *b,
 	cr_assert_eq(a->dev, b->dev);
 	cr_assert_eq(a->ino, b->ino);
 	cr_assert_eq(a->size, b->size);
+	cr_assert_eq(a->data, b->data);
 	cr_assert_eq(a->mtime_s, b->mtime_s);
 	cr_assert_eq(a->mtime_ns, b->mtime_ns);
 	cr_assert_eq(a->ctime_s, b->ctime_s);
@@ -706,6 +708,7 @@ Test(findex, layout_follows_spec)
 		p = le(p, g.r.dev, 8);
 		p = le(p, g.r.ino, 8);
 		p = le(p, g.r.size, 8);
+		p = le(p, g.r.data, 8);
 		p = le(p, (uint64_t)g.r.mtime_s, 8);
 		p = le(p, g.r.mtime_ns, 4);
 		p = le(p, (uint64_t)g.r.ctime_s, 8);
@@ -769,7 +772,7 @@ expect_forged(const uint8_t *orig, size_t len, size_t off, uint64_t v,
 #define R0_BODY (R0 + 4)
 #define R0_PATH (R0_BODY + 4)
 #define R0_TYPE (R0_PATH + 5)
-#define R0_MTIME_NS (R0_TYPE + 1 + 4 + 8 * 6)
+#define R0_MTIME_NS (R0_TYPE + 1 + 4 + 8 * 7)
 #define R0_NSEG (R0_MTIME_NS + 4 + 8 + 4 + 16 + 32)
 
 Test(findex, forged_structure_refused)
@@ -788,6 +791,7 @@ Test(findex, forged_structure_refused)
 	expect_forged(b, len, R0_PATH + 1, '9', 1, "out of order");
 	expect_forged(b, len, R0_TYPE, 9, 1, "unknown type");
 	expect_forged(b, len, R0_MTIME_NS, 1000000000, 4, "nanoseconds");
+	expect_forged(b, len, R0_MTIME_NS - 16, UINT64_MAX, 8, "more data than size");
 	expect_forged(b, len, R0_NSEG, 0, 4, "segment count");
 	expect_forged(b, len, R0_NSEG + 4 + 20, 1, 4, "chunk count");
 	expect_forged(b, len, R0_NSEG + 4, NARCH, 4, "segment out of range");
