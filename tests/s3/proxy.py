@@ -9,7 +9,8 @@ Sits on 127.0.0.1 in front of s3rver and, for every request:
     sha256 and Content-MD5 against the body (400 XAmzContentSHA256Mismatch /
     BadDigest);
   * appends one JSON line per request to the log file (method, path, query,
-    status, Object Lock and storage-class headers, fault injected);
+    status, Object Lock and storage-class headers, fault injected, and for
+    a served GET "resp_bytes", the length of the body answered);
   * implements what s3rver lacks: AbortMultipartUpload (DELETE ?uploadId),
     If-None-Match: * on PutObject / CompleteMultipartUpload (412), suffix
     ranges (bytes=-N);
@@ -406,6 +407,8 @@ class Handler(BaseHTTPRequestHandler):
             except OSError:
                 pass
             return st
+        if self.command == "GET":
+            entry["resp_bytes"] = len(data)
         self.reply(st, data, hh, head=self.command == "HEAD")
         return st
 
