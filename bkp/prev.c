@@ -13,6 +13,7 @@
 #include "err.h"
 #include "findex.h"
 #include "hash.h"
+#include "objfmt.h"
 #include "prev.h"
 #include "repo.h"
 #include "util.h"
@@ -47,6 +48,10 @@ unusable(struct prev *p, const struct repo_archive *arr, size_t n)
 	}
 	if (arr[n - 1].version < 3)
 		return "the newest archive has an older format";
+	if (arr[n - 1].content != p->content)
+		return p->content == OBJ_CONTENT_RAW ? "the newest archive "
+		    "holds files, this backup standard input" : "the newest "
+		    "archive holds standard input, this backup files";
 	if (p->h->hash_alg != HASH_DEFAULT)
 		return "the file index uses another hash";
 	for (i = 0; i < p->h->narch; i++)
@@ -102,6 +107,7 @@ prev_open(struct prev *p, struct repo *r, const struct backup_opts *o,
 
 	memset(p, 0, sizeof(*p));
 	*why = NULL;
+	p->content = o->stdin_name != NULL ? OBJ_CONTENT_RAW : OBJ_CONTENT_TAR;
 	memcpy(p->src[0], newid, 16);
 	p->nsrc = 1;
 	for (i = 0; i < FINDEX_MAX_ARCH; i++)

@@ -27,6 +27,7 @@ struct prev {
 	char whybuf[512];
 
 	uint8_t *key;                 /* 32, sodium_malloc: chunking secret */
+	int content;                  /* OBJ_CONTENT_* of this backup */
 	int incremental;
 	uint32_t chain;               /* of the new archive */
 	int64_t full_us;              /* the chain's full */

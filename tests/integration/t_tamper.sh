@@ -21,8 +21,8 @@ tamper_setup() {
 import json, os, sys
 from bkpt_hash import digest
 r = json.load(open(sys.argv[1]))
-assert r["bkp_archive"] == 2 and r["hash"] == "blake3", r["hash"]
-for part in ("data", "manifest"):
+assert r["bkp_archive"] == 3 and r["hash"] == "blake3", r["hash"]
+for part in ("data", "manifest", "frames"):
     b = open(os.path.join(sys.argv[2], r[part]["key"]), "rb").read()
     assert r[part]["size"] == len(b), part
     assert r[part]["blake3"] == digest("blake3", b), part
