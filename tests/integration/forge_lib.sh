@@ -114,11 +114,13 @@ forge() {
 }
 
 # forge_archive NAME: forge from $T/work/NAME.tar and NAME.mf; sets ID.
+# The format is 2, 1 with FORGE_HASH=blake2b, or FORGE_FORMAT; the
+# dataset is NAME, or FORGE_DATASET.
 forge_archive() {
 	local name=$1
-	local format=2
+	local format=${FORGE_FORMAT:-2}
 	[ "${FORGE_HASH:-blake3}" = blake2b ] && format=1
-	ID=$(BKP_FORGE_FORMAT=$format "$FORGE" "$REPO" "$name" "$T/work/$name.tar" "$T/work/$name.mf" 2>"$T/work/$name.err") ||
+	ID=$(BKP_FORGE_FORMAT=$format "$FORGE" "$REPO" "${FORGE_DATASET:-$name}" "$T/work/$name.tar" "$T/work/$name.mf" 2>"$T/work/$name.err") ||
 		fail "bkp-forge failed for '$name': $(cat "$T/work/$name.err")"
 	[[ $ID =~ ^[0-9a-f]{32}$ ]] || fail "bkp-forge printed '$ID', not an archive id"
 	note "forged archive $ID ('$name')"

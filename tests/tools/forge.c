@@ -12,9 +12,38 @@
  * records and the "end" record, then archives/<id>.json (the commit), all
  * as docs/FORMAT.md §4-§8 specify.  Prints the new archive id.
  * BKP_FORGE_FORMAT=1 writes format version 1 (BLAKE2b-256 hashes) instead
- * of the current version 2 (BLAKE3), so that the tests also prove bkp
- * still reads version 1 archives; the file records' hash member must then
- * be "blake2b" (else "blake3").
+ * of version 2 (BLAKE3), so that the tests also prove bkp still reads
+ * version 1 archives; the file records' hash member must then be
+ * "blake2b" (else "blake3").
+ *
+ * BKP_FORGE_FORMAT=3 writes a version 3 archive (docs/FORMAT.md §5-§8a):
+ * TARFILE's bytes are the archive's pieces (data/<id>, not necessarily a
+ * tar stream), the "chunk" records go into its frames object
+ * (frames/<id>, subkey "frames": a "frames" record, the chunk records,
+ * an "end" record), the manifest's "archive" record and the record carry
+ * deps, base and chain, and the manifest's "end" binds the frames object
+ * (frames_size, frames_blake3).  The file records are still used as
+ * given: they must carry "s" segments ([[src, off, len], ...]), which may
+ * name deps (source k >= 1 is deps[k-1]).  Version 3 knobs:
+ *   BKP_FORGE_DEPS         the deps, archive ids separated by spaces (the
+ *                          word "self" is the new archive's own id);
+ *                          default none
+ *   BKP_FORGE_BASE         base: an id, "self", or "null"; default the
+ *                          last of the deps (null without deps)
+ *   BKP_FORGE_CHAIN        chain; default 0 without deps, else 1
+ *   BKP_FORGE_FRAMES_EDIT  merged into the frames object's "end" record
+ *   BKP_FORGE_FRAMES_HEAD_EDIT  merged into its "frames" record
+ *   BKP_FORGE_SWAP_FRAMES=1  store the manifest at frames/<id> and the
+ *                          frames object at manifests/<id> (each sealed
+ *                          under its own subkey, as written), the record
+ *                          naming the sizes and hashes of what is stored
+ *                          at each key
+ * (BKP_FORGE_CHUNK_EDIT edits the frames object's chunk records.)
+ *
+ * Knobs for every version:
+ *   BKP_FORGE_CONTENT=raw  content "raw" (data object header and records)
+ *   BKP_FORGE_CREATED_US=N the archive's created_us (default: now)
+ *   BKP_FORGE_ARCHIVE_EDIT merged into the manifest's "archive" record
  *
  * Knobs for manifest- and container-level attacks (all optional; each a
  * JSON text in the environment unless said otherwise):
@@ -374,43 +403,123 @@ recipients(const struct repo_config *cfg, const uint8_t *datakey)
 	return arr;
 }
 
+/* Version 3: deps, base and chain from the environment (BKP_FORGE_DEPS,
+ * BKP_FORGE_BASE, BKP_FORGE_CHAIN), "self" being the archive's own id. */
+static int
+chain_members(const char *id, json_t **deps, json_t **base, json_int_t *chain)
+{
+	const char *d = getenv("BKP_FORGE_DEPS");
+	const char *b = getenv("BKP_FORGE_BASE");
+	const char *c = getenv("BKP_FORGE_CHAIN");
+	char *copy, *tok, *save = NULL;
+
+	if ((*deps = json_array()) == NULL)
+		return ERR_FAIL;
+	if (d != NULL && *d != '\0') {
+		if ((copy = strdup(d)) == NULL)
+			return ERR_FAIL;
+		for (tok = strtok_r(copy, " \t\n", &save); tok != NULL;
+		    tok = strtok_r(NULL, " \t\n", &save))
+			json_array_append_new(*deps, json_string(
+			    strcmp(tok, "self") == 0 ? id : tok));
+		free(copy);
+	}
+	if (b != NULL && *b != '\0')
+		*base = strcmp(b, "null") == 0 ? json_null() :
+		    json_string(strcmp(b, "self") == 0 ? id : b);
+	else if (json_array_size(*deps) > 0)
+		*base = json_deep_copy(json_array_get(*deps,
+		    json_array_size(*deps) - 1));
+	else
+		*base = json_null();
+	*chain = c != NULL && *c != '\0' ? (json_int_t)strtoll(c, NULL, 10) :
+	    json_array_size(*deps) > 0 ? 1 : 0;
+	return *base != NULL ? ERR_OK : ERR_FAIL;
+}
+
+/* Add the version 3 members deps, base and chain to rec. */
+static void
+set_chain(json_t *rec, json_t *deps, json_t *base, json_int_t chain)
+{
+	json_object_set_new(rec, "deps", json_deep_copy(deps));
+	json_object_set_new(rec, "base", json_deep_copy(base));
+	json_object_set_new(rec, "chain", json_integer(chain));
+}
+
+/* BKP_FORGE_SWAP_FRAMES: exchange the objects stored at keys a and b. */
+static int
+swap_objects(struct storage *st, const char *a, const char *b)
+{
+	uint8_t *ba = NULL, *bb = NULL;
+	size_t la, lb;
+	int rc;
+
+	if ((rc = storage_get(st, a, 1u << 30, &ba, &la)) != ERR_OK ||
+	    (rc = storage_get(st, b, 1u << 30, &bb, &lb)) != ERR_OK)
+		goto out;
+	if ((rc = storage_delete(st, a)) != ERR_OK ||
+	    (rc = storage_delete(st, b)) != ERR_OK ||
+	    (rc = storage_put_bytes(st, a, bb, lb)) != ERR_OK)
+		goto out;
+	rc = storage_put_bytes(st, b, ba, la);
+out:
+	free(ba);
+	free(bb);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
 	const struct repo_config *cfg;
 	struct repo *r = NULL;
 	struct mw mwbuf = { NULL }, *mw = &mwbuf;
+	struct mw fwbuf = { NULL }, *fw = &fwbuf;
+	struct mw *cw;              /* where the chunk records go */
 	struct obj_header mh;
 	struct ostream *os = NULL;
 	struct ostream_result dres;
 	struct obj_header h;
-	uint8_t *keys = NULL;       /* datakey | data subkey | manifest subkey */
-	uint8_t mhash[32];
-	uint64_t files = 0, bytes = 0, tar_bytes = 0, msize;
-	char id[REPO_ID_HEX + 1], dkey[64], mkey[64], rkey[64], when[40];
-	char hex[65], member[HASH_MEMBER_MAX], *text = NULL;
+	/* datakey | data subkey | manifest subkey | frames subkey */
+	uint8_t *keys = NULL;
+	uint8_t mhash[32], fhash[32];
+	uint64_t files = 0, bytes = 0, tar_bytes = 0, msize, fsize = 0;
+	char id[REPO_ID_HEX + 1], dkey[64], mkey[64], fkey[64], rkey[64];
+	char when[40], hex[65], member[HASH_MEMBER_MAX], *text = NULL;
 	const char *fmt = getenv("BKP_FORGE_FORMAT");
-	int version = fmt != NULL && strcmp(fmt, "1") == 0 ? 1 : 2;
+	int version = fmt == NULL ? 2 : strcmp(fmt, "1") == 0 ? 1 :
+	    strcmp(fmt, "3") == 0 ? 3 : 2;
 	int alg = version == 1 ? HASH_BLAKE2B : HASH_BLAKE3;
 	const char *host = "bkp-forge";
-	int64_t created_us = util_now_us();
-	int rc = ERR_FAIL, data_done = 0, man_done = 0, bad = 0;
+	const char *cont = getenv("BKP_FORGE_CONTENT");
+	const char *cus = getenv("BKP_FORGE_CREATED_US");
+	const char *swap = getenv("BKP_FORGE_SWAP_FRAMES");
+	const char *content;
+	int64_t created_us = cus != NULL && *cus != '\0' ?
+	    (int64_t)strtoll(cus, NULL, 10) : util_now_us();
+	int rc = ERR_FAIL, data_done = 0, man_done = 0, fr_done = 0, bad = 0;
 	const char *raw_lines = getenv("BKP_FORGE_RAW_LINES");
 	const char *bomb = getenv("BKP_FORGE_BOMB");
 	const char *nosize = getenv("BKP_FORGE_BOMB_NOSIZE");
-	json_t *rec, *record_edit, *end_edit;
+	json_t *rec, *record_edit, *end_edit, *archive_edit, *frames_edit;
+	json_t *frames_head_edit, *deps = NULL, *base = NULL;
+	json_int_t chain = 0;
 
 	if (argc != 5) {
 		fprintf(stderr, "usage: bkp-forge REPO NAME TARFILE "
 		    "MANIFEST_LINES\n");
 		return 2;
 	}
+	content = cont != NULL && strcmp(cont, "raw") == 0 ? "raw" : "tar";
 	record_edit = env_json("BKP_FORGE_RECORD_EDIT", &bad);
 	end_edit = env_json("BKP_FORGE_END_EDIT", &bad);
 	chunk_edit = env_json("BKP_FORGE_CHUNK_EDIT", &bad);
+	archive_edit = env_json("BKP_FORGE_ARCHIVE_EDIT", &bad);
+	frames_edit = env_json("BKP_FORGE_FRAMES_EDIT", &bad);
+	frames_head_edit = env_json("BKP_FORGE_FRAMES_HEAD_EDIT", &bad);
 	if (bad)
 		return 2;
-	if (crypto_init() != 0 || (keys = sodium_malloc(3 * 32)) == NULL) {
+	if (crypto_init() != 0 || (keys = sodium_malloc(4 * 32)) == NULL) {
 		err_set("cannot initialise libsodium");
 		goto done;
 	}
@@ -420,20 +529,30 @@ main(int argc, char **argv)
 	randombytes_buf(keys, 32);
 	crypto_subkey(keys, "data", keys + 32);
 	crypto_subkey(keys, "manifest", keys + 64);
+	crypto_subkey(keys, "frames", keys + 96);
 	memset(&h, 0, sizeof(h));
 	randombytes_buf(h.id, sizeof(h.id));
 	util_hex(h.id, sizeof(h.id), id);
 	h.type = OBJ_TYPE_DATA;
 	h.cipher = crypto_cipher_pick(cfg->cipher);
-	h.content = OBJ_CONTENT_TAR;
+	h.content = strcmp(content, "raw") == 0 ? OBJ_CONTENT_RAW :
+	    OBJ_CONTENT_TAR;
 	h.chunk_size = cfg->chunk_size;
 	repo_key_data(id, dkey, sizeof(dkey));
 	repo_key_manifest(id, mkey, sizeof(mkey));
+	repo_key_frames(id, fkey, sizeof(fkey));
 	repo_key_record(id, rkey, sizeof(rkey));
 	util_iso8601(created_us, when, sizeof(when));
+	if (version >= 3 && chain_members(id, &deps, &base, &chain) !=
+	    ERR_OK) {
+		err_set("cannot build deps, base and chain");
+		rc = ERR_FAIL;
+		goto done;
+	}
 
 	/* Manifest: archive record, file records; data: the tar, with a
-	 * chunk record per chunk; then the end record. */
+	 * chunk record per chunk (in the manifest, or in version 3 in the
+	 * frames object); then the end records. */
 	memset(&mh, 0, sizeof(mh));
 	mh.type = OBJ_TYPE_MANIFEST;
 	mh.cipher = h.cipher;
@@ -443,13 +562,30 @@ main(int argc, char **argv)
 	if ((rc = ostream_new(repo_storage(r), mkey, &mh, keys + 64, alg, 3, 0,
 	    NULL, NULL, &mw->os)) != ERR_OK)
 		goto done;
+	cw = mw;
+	if (version >= 3) {
+		if ((rc = ostream_new(repo_storage(r), fkey, &mh, keys + 96,
+		    alg, 3, 0, NULL, NULL, &fw->os)) != ERR_OK)
+			goto done;
+		rec = json_pack("{s:s, s:i, s:s}", "t", "frames", "v", version,
+		    "id", id);
+		if (rec != NULL && frames_head_edit != NULL)
+			merge(rec, frames_head_edit);
+		if ((rc = put(fw, rec)) != ERR_OK)
+			goto done;
+		cw = fw;
+	}
 	rec = json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:I}",
 	    "t", "archive", "v", version, "id", id, "name", argv[2],
 	    "host", host, "created", when, "created_us",
 	    (json_int_t)created_us, "cipher", crypto_cipher_name(h.cipher),
-	    "content", "tar", "chunk_size", (json_int_t)h.chunk_size);
+	    "content", content, "chunk_size", (json_int_t)h.chunk_size);
 	if (rec != NULL && version >= 2)
 		json_object_set_new(rec, "hash", json_string(hash_name(alg)));
+	if (rec != NULL && version >= 3)
+		set_chain(rec, deps, base, chain);
+	if (rec != NULL && archive_edit != NULL)
+		merge(rec, archive_edit);
 	if ((rc = put(mw, rec)) != ERR_OK ||
 	    (rc = put_file_records(mw, argv[4], &files, &bytes)) != ERR_OK ||
 	    (raw_lines != NULL && *raw_lines != '\0' &&
@@ -458,21 +594,44 @@ main(int argc, char **argv)
 	if (bomb != NULL && *bomb != '\0') {
 		if ((rc = put_bomb(repo_storage(r), dkey, &h, keys + 32, alg,
 		    argv[3], strtoull(bomb, NULL, 10), nosize != NULL &&
-		    strcmp(nosize, "1") == 0, mw, &dres, &tar_bytes)) != ERR_OK)
+		    strcmp(nosize, "1") == 0, cw, &dres, &tar_bytes)) != ERR_OK)
 			goto done;
 	} else if ((rc = ostream_new(repo_storage(r), dkey, &h, keys + 32, alg,
-	    3, 0, chunk_record, mw, &os)) != ERR_OK ||
+	    3, 0, chunk_record, cw, &os)) != ERR_OK ||
 	    (rc = put_tar(os, argv[3], &tar_bytes)) != ERR_OK ||
 	    (rc = ostream_finish(os, &dres)) != ERR_OK)
 		goto done;
 	data_done = 1;
 	util_hex(dres.hash, 32, hex);
+	if (version >= 3) {
+		struct ostream_result fres;
+
+		rec = json_pack("{s:s, s:I, s:I, s:s}", "t", "end",
+		    "chunks", (json_int_t)dres.chunks,
+		    "data_size", (json_int_t)dres.size,
+		    hash_member(member, "data", alg), hex);
+		if (rec != NULL && frames_edit != NULL)
+			merge(rec, frames_edit);
+		if ((rc = put(fw, rec)) != ERR_OK ||
+		    (rc = ostream_finish(fw->os, &fres)) != ERR_OK)
+			goto done;
+		fsize = fres.size;
+		memcpy(fhash, fres.hash, 32);
+		fr_done = 1;
+	}
 	rec = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:s, s:I}",
 	    "t", "end", "files", (json_int_t)files, "bytes", (json_int_t)bytes,
 	    "tar_bytes", (json_int_t)tar_bytes, "chunks",
 	    (json_int_t)dres.chunks, "data_size", (json_int_t)dres.size,
 	    hash_member(member, "data", alg), hex, "warnings",
 	    (json_int_t)0);
+	if (rec != NULL && version >= 3) {
+		json_object_set_new(rec, "frames_size", json_integer(
+		    (json_int_t)fsize));
+		util_hex(fhash, 32, hex);
+		json_object_set_new(rec, hash_member(member, "frames", alg),
+		    json_string(hex));
+	}
 	if (rec != NULL && end_edit != NULL)
 		merge(rec, end_edit);
 	if ((rc = put(mw, rec)) != ERR_OK)
@@ -486,6 +645,17 @@ main(int argc, char **argv)
 		memcpy(mhash, mres.hash, 32);
 	}
 	man_done = 1;
+	if (version >= 3 && swap != NULL && strcmp(swap, "1") == 0) {
+		uint64_t t;
+		uint8_t th[32];
+
+		if ((rc = swap_objects(repo_storage(r), mkey, fkey)) != ERR_OK)
+			goto done;
+		t = msize, msize = fsize, fsize = t;
+		memcpy(th, mhash, 32);
+		memcpy(mhash, fhash, 32);
+		memcpy(fhash, th, 32);
+	}
 
 	/* The archive record: the commit. */
 	rec = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:I, "
@@ -493,7 +663,7 @@ main(int argc, char **argv)
 	    "bkp_archive", version, "id", id, "repository", cfg->id,
 	    "name", argv[2], "host", host, "created", when,
 	    "created_us", (json_int_t)created_us,
-	    "cipher", crypto_cipher_name(h.cipher), "content", "tar",
+	    "cipher", crypto_cipher_name(h.cipher), "content", content,
 	    "chunk_size", (json_int_t)h.chunk_size,
 	    "chunks", (json_int_t)dres.chunks,
 	    "data", objref(alg, dkey, dres.size, dres.hash),
@@ -504,6 +674,11 @@ main(int argc, char **argv)
 	    "seconds", 0.0);
 	if (rec != NULL && version >= 2)
 		json_object_set_new(rec, "hash", json_string(hash_name(alg)));
+	if (rec != NULL && version >= 3) {
+		json_object_set_new(rec, "frames", objref(alg, fkey, fsize,
+		    fhash));
+		set_chain(rec, deps, base, chain);
+	}
 	if (rec != NULL && record_edit != NULL)
 		merge(rec, record_edit);
 	text = rec == NULL ? NULL : json_dumps(rec, JSON_INDENT(2) |
@@ -525,13 +700,21 @@ done:
 			storage_delete(repo_storage(r), dkey);
 		if (man_done)
 			storage_delete(repo_storage(r), mkey);
+		if (fr_done)
+			storage_delete(repo_storage(r), fkey);
 	}
 	free(text);
 	ostream_free(os);
 	ostream_free(mw->os);
+	ostream_free(fw->os);
 	json_decref(record_edit);
 	json_decref(end_edit);
 	json_decref(chunk_edit);
+	json_decref(archive_edit);
+	json_decref(frames_edit);
+	json_decref(frames_head_edit);
+	json_decref(deps);
+	json_decref(base);
 	repo_free(r);
 	if (keys != NULL)
 		sodium_free(keys);
