@@ -202,6 +202,16 @@ dep_ok(const struct repo_archive *a, const struct repo_archive *d)
 	return ERR_CORRUPT;
 }
 
+/* Does the message start by naming archive id? */
+static int
+names_archive(const char *id)
+{
+	const char *e = err_get();
+
+	return strncmp(e, "archive ", 8) == 0 && strncmp(e + 8, id,
+	    strlen(id)) == 0 && e[8 + strlen(id)] == ':';
+}
+
 int
 chain_open(struct rs *r, const struct keys_secret *sk)
 {
@@ -246,10 +256,12 @@ chain_open(struct rs *r, const struct keys_secret *sk)
 	r->tab = r->src[0].tab;
 	return ERR_OK;
 dep_fail:
-	if (rc == ERR_CORRUPT && strstr(err_get(), a->deps[i]) == NULL)
+	if (strstr(err_get(), a->deps[i]) == NULL)
 		err_prefix("base archive %s: ", a->deps[i]);
 fail:
-	if (rc == ERR_CORRUPT)
+	/* Whatever failed (a missing frames object, a dependency this key
+	 * cannot open, a read error), the message names the archive. */
+	if (!names_archive(a->id))
 		err_prefix("archive %s: ", a->id);
 	return rc;
 }
@@ -289,10 +301,23 @@ chain_add_segments(struct rs *r, const struct mfile *f)
 	for (i = 0; i < f->nseg; i++) {
 		const struct mseg *g = &f->seg[i];
 
-		if (g->src >= r->nsrc ||
-		    g->off + g->len > r->src[g->src].tab.plain_total) {
-			err_set("archive %s: '%s': a segment beyond the data",
-			    r->a->id, f->path);
+		if (g->src >= r->nsrc) {
+			err_set("archive %s: '%s': a segment names source %lu; "
+			    "the archive has %lu dep%s", r->a->id, f->path,
+			    (unsigned long)g->src, (unsigned long)(r->nsrc - 1),
+			    r->nsrc == 2 ? "" : "s");
+			return ERR_CORRUPT;
+		}
+		/* off and len are at most 2^62 each: no overflow. */
+		if (g->off + g->len > r->src[g->src].tab.plain_total) {
+			if (g->src == 0)
+				err_set("archive %s: '%s': a segment beyond its "
+				    "data", r->a->id, f->path);
+			else
+				err_set("archive %s: '%s': a segment beyond the "
+				    "data of archive %s (source %lu)", r->a->id,
+				    f->path, r->src[g->src].a->id,
+				    (unsigned long)g->src);
 			return ERR_CORRUPT;
 		}
 		l = r->nranges > 0 ? &r->ranges[r->nranges - 1] : NULL;

@@ -419,8 +419,12 @@ plan_scan(struct rs *r)
 	}
 	manifest_reader_free(mr);
 	if (rc < 0) {
-		if (rc == ERR_CORRUPT)
-			err_prefix("archive %s: ", r->a->id);
+		char p[16 + REPO_ID_HEX];
+
+		/* Once: some messages name the archive already. */
+		snprintf(p, sizeof(p), "archive %s:", r->a->id);
+		if (rc == ERR_CORRUPT && strncmp(err_get(), p, strlen(p)) != 0)
+			err_prefix("%s ", p);
 		return rc;
 	}
 	if (!r->v3 && r->ranges != NULL &&
