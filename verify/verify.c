@@ -150,8 +150,8 @@ check_deps(struct repo *r, const struct repo_archive *a, uint8_t *buf,
 	for (i = 0; i < a->ndeps && rc == ERR_OK; i++) {
 		if ((rc = repo_find(r, a->deps[i], &d)) != ERR_OK) {
 			if (rc == ERR_NOTFOUND || rc == ERR_USAGE) {
-				err_set("archive %s it depends on is missing",
-				    a->deps[i]);
+				err_set("archive %s: archive %s it depends on "
+				    "is missing", a->id, a->deps[i]);
 				rc = ERR_CORRUPT;
 			}
 			break;

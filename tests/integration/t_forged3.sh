@@ -269,7 +269,7 @@ test_forged3_deps() {
 	# Missing.
 	BKP_FORGE_DEPS=0123456789abcdef0123456789abcdef own_tip dep_missing
 	C_POST=one_line_post C_KEYLESS=fail corpus dep_missing fail 'missing' a \
-		"0123456789abcdef0123456789abcdef"
+		"$ID: archive 0123456789abcdef0123456789abcdef it depends on is missing"
 	# An archive of another dataset (made by bkp backup).
 	mkdir -p src/d && printf 'other\n' >src/d/o.txt
 	backup_id other src
