@@ -27,10 +27,11 @@
 # build3 NAME: forge version 3 archive NAME (dataset NAME, or
 # FORGE_DATASET) from the Python on stdin, as t_corpus's build does, with
 # also pieces(NAME) (the pieces of archive NAME forged before), record(ID)
-# (the record of archive ID, a dict) and MTIME.  The pieces are f's tar
-# bytes (end-of-archive blocks included, unreferenced); a record without
-# "s" gets [[0, o, e - o]] (its own bytes), one with "s" loses o and e.
-# The BKP_FORGE_* knobs pass through; sets ID.
+# (the record of archive ID, a dict), MTIME, work (the work directory)
+# and name (NAME).  The pieces are f's tar bytes (end-of-archive blocks
+# included, unreferenced); a record without "s" gets [[0, o, e - o]] (its
+# own bytes), one with "s" loses o and e.  The BKP_FORGE_* knobs pass
+# through; sets ID.
 build3() {
 	local name=$1 body lines=
 	body=$(cat)
@@ -51,7 +52,8 @@ exec(body, {"f": f, "T": os.environ["T"], "U": os.environ.get("U", ""),
             "H": f.alg, "digest": lambda b: digest(f.alg, b),
             "header": header, "pad": pad, "pax_records": pax_records,
             "pieces": pieces, "record": record, "MTIME": MTIME,
-            "work": work, "json": json, "os": os})
+            "work": work, "json": json, "os": os,
+            "name": os.path.basename(base)})
 for r in f.recs:
     if "s" in r:
         r.pop("o", None)
@@ -101,17 +103,78 @@ PY
 
 # ---------------------------------------------------------------------------
 # Positive controls.  A forged full (no deps) restores; a tip whose one
-# file interleaves its own bytes and its base's in 400 segments (random
-# ranges of ten chunks of each, so the four-chunk cache both hits and
-# evicts), plus an unchanged file that is all the base's, restores exactly
-# in every run: the must-fail cases below fail for their own reasons.
+# file interleaves its own bytes and its bases' in 400 segments (random
+# ranges of ten chunks or more of each source, so the four-chunk cache
+# both hits and evicts), beside the bases' files (unchanged entries, all
+# their bytes), restores exactly in every run: with one base, and with
+# two whose chunk sizes differ (64 KiB and 4 KiB; the tip's: 4 KiB).  So
+# the must-fail cases below fail for their own reasons.
+
+# il_base DATASET WORK SEED [CHUNK_SIZE]: a forged base of DATASET holding
+# d-WORK/ and d-WORK/f.bin (40000 random bytes, also in work/WORK.expected).
+il_base() {
+	SEED=$3 BKP_FORGE_CHUNK_SIZE=${4:-} FORGE_DATASET=$1 build3 "$2" <<'PY'
+import random
+rnd = random.Random(int(os.environ["SEED"]))
+body = bytes(rnd.getrandbits(8) for _ in range(40000))
+f.dir("d-" + name)
+f.file("d-%s/f.bin" % name, body)
+open("%s/%s.expected" % (work, name), "wb").write(body)
+PY
+}
+
+# il_tip NAME BASE_WORK...: the tip (dataset NAME, deps BKP_FORGE_DEPS
+# in the order of the BASE_WORKs) whose file mix interleaves them.
+il_tip() {
+	local name=$1
+	shift
+	IL_BASES="$*" build3 "$name" <<'PY'
+import random
+rnd = random.Random(2)
+srcs = []                           # (source, pieces offset, bytes)
+for k, w in enumerate(os.environ["IL_BASES"].split()):
+    body = open("%s/%s.expected" % (work, w), "rb").read()
+    srcs.append((k + 1, pieces(w).index(body), body))
+    # The base's records, verbatim but for the source (unchanged entries).
+    for l in open("%s/%s.mf" % (work, w)):
+        r = json.loads(l)
+        r["s"] = [[k + 1, x[1], x[2]] for x in r["s"]]
+        f.record(r)
+own = bytes(rnd.getrandbits(8) for _ in range(40000))
+# The tip's pieces: the header of mix, its own bytes, then zeros.
+f.tar.raw(b"\0" * 512)              # the header, written below
+srcs.append((0, f.tar.offset, own))
+f.tar.raw(own)
+zeros = f.tar.offset
+f.tar.raw(b"\0" * 512)
+segs, content = [], b""
+for k in range(400):
+    src, at, body = srcs[k % len(srcs)]
+    n = rnd.randrange(1, 600)
+    off = rnd.randrange(0, len(body) - n)
+    segs.append([src, at + off, n])
+    content += body[off:off + n]
+f.tar.buf[0:512] = header(name=b"mix", size=len(content))
+segs.insert(0, [0, 0, 512])
+if len(content) % 512:
+    segs.append([0, zeros, 512 - len(content) % 512])
+open(work + "/mix.expected", "wb").write(content)
+f.record({"t": "file", "path": "mix", "type": "file", "mode": 0o644,
+          "uid": 0, "gid": 0, "mtime": MTIME, "size": len(content),
+          H: digest(content), "s": segs})
+PY
+}
+
+# interleave_post: mix and the bases' files (IL_CHECK: work names) are
+# restored exactly.
 interleave_post() {
-	local d=$1
+	local d=$1 w
 	[ -d "$d" ] || return 0
 	cmp -s "$d/mix" "$T/work/mix.expected" || c_fail "interleave: mix not restored exactly"
-	if [ "$MODE" != partial ]; then
-		cmp -s "$d/d/base.txt" "$T/work/base.expected" || c_fail "interleave: d/base.txt not restored exactly"
-	fi
+	[ "$MODE" != partial ] || return 0
+	for w in $IL_CHECK; do
+		cmp -s "$d/d-$w/f.bin" "$T/work/$w.expected" || c_fail "interleave: d-$w/f.bin not restored exactly"
+	done
 }
 test_forged3_control() {
 	corpus_arena
@@ -123,55 +186,15 @@ f.symlink("d/s", "a.txt")
 f.hardlink("d/h", "d/a.txt")
 PY
 	C_POST=one_line_post corpus full3 ok . 'd/a.txt'
-
-	FORGE_DATASET=interleave build3 il-base <<'PY'
-import random
-rnd = random.Random(1)
-f.dir("d")
-body = bytes(rnd.getrandbits(8) for _ in range(40000))
-f.file("d/base.txt", body)
-open(work + "/base.expected", "wb").write(body)
-PY
-	local base=$ID
-	BKP_FORGE_DEPS=$base build3 interleave <<'PY'
-import random
-rnd = random.Random(2)
-bp = pieces("il-base")
-body = open(work + "/base.expected", "rb").read()
-b0 = bp.index(body)                 # the base's file content
-own = bytes(rnd.getrandbits(8) for _ in range(40000))
-# The tip's pieces: the header of mix, its own bytes, then zeros.
-f.tar.raw(b"\0" * 512)              # the header, written below
-o0 = f.tar.offset
-f.tar.raw(own)
-zeros = f.tar.offset
-f.tar.raw(b"\0" * 512)
-segs, content = [], b""
-for k in range(400):
-    n = rnd.randrange(1, 600)
-    if k % 2 == 0:
-        off = rnd.randrange(0, len(body) - n)
-        segs.append([1, b0 + off, n])
-        content += body[off:off + n]
-    else:
-        off = rnd.randrange(0, len(own) - n)
-        segs.append([0, o0 + off, n])
-        content += own[off:off + n]
-f.tar.buf[0:512] = header(name=b"mix", size=len(content))
-segs.insert(0, [0, 0, 512])
-if len(content) % 512:
-    segs.append([0, zeros, 512 - len(content) % 512])
-open(work + "/mix.expected", "wb").write(content)
-# The base's records, verbatim (the unchanged entries).
-for l in open(work + "/il-base.mf"):
-    r = json.loads(l)
-    r["s"] = [[1, x[1], x[2]] for x in r["s"]]
-    f.record(r)
-f.record({"t": "file", "path": "mix", "type": "file", "mode": 0o644,
-          "uid": 0, "gid": 0, "mtime": MTIME, "size": len(content),
-          H: digest(content), "s": segs})
-PY
-	C_POST=interleave_post corpus interleave ok . mix
+	il_base interleave il1 1
+	BKP_FORGE_DEPS=$ID il_tip interleave il1
+	IL_CHECK=il1 C_POST=interleave_post corpus interleave ok . mix
+	local b1
+	il_base interleave3 il64k 3 65536
+	b1=$ID
+	il_base interleave3 il4k 4
+	BKP_FORGE_DEPS="$b1 $ID" il_tip interleave3 il64k il4k
+	IL_CHECK="il64k il4k" C_POST=interleave_post corpus interleave3 ok . mix
 }
 
 # ---------------------------------------------------------------------------

@@ -43,6 +43,8 @@
  * Knobs for every version:
  *   BKP_FORGE_CONTENT=raw  content "raw" (data object header and records)
  *   BKP_FORGE_CREATED_US=N the archive's created_us (default: now)
+ *   BKP_FORGE_CHUNK_SIZE=N the data object's chunk size (default: the
+ *                          repository's)
  *   BKP_FORGE_ARCHIVE_EDIT merged into the manifest's "archive" record
  *
  * Knobs for manifest- and container-level attacks (all optional; each a
@@ -494,6 +496,7 @@ main(int argc, char **argv)
 	const char *cont = getenv("BKP_FORGE_CONTENT");
 	const char *cus = getenv("BKP_FORGE_CREATED_US");
 	const char *swap = getenv("BKP_FORGE_SWAP_FRAMES");
+	const char *csz = getenv("BKP_FORGE_CHUNK_SIZE");
 	const char *content;
 	int64_t created_us = cus != NULL && *cus != '\0' ?
 	    (int64_t)strtoll(cus, NULL, 10) : util_now_us();
@@ -537,7 +540,8 @@ main(int argc, char **argv)
 	h.cipher = crypto_cipher_pick(cfg->cipher);
 	h.content = strcmp(content, "raw") == 0 ? OBJ_CONTENT_RAW :
 	    OBJ_CONTENT_TAR;
-	h.chunk_size = cfg->chunk_size;
+	h.chunk_size = csz != NULL && *csz != '\0' ?
+	    (uint32_t)strtoul(csz, NULL, 10) : cfg->chunk_size;
 	repo_key_data(id, dkey, sizeof(dkey));
 	repo_key_manifest(id, mkey, sizeof(mkey));
 	repo_key_frames(id, fkey, sizeof(fkey));
