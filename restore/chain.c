@@ -348,10 +348,18 @@ chain_plan(struct rs *r)
 {
 	struct chain_walk w;
 	struct istream_chunk *p;
-	uint64_t cs, i, first, last;
+	uint64_t cs, i, first, last, limit = 0;
 	size_t k, cap = 0;
 	int slot;
 
+	/* Segments may name the same bytes again and again (a forged
+	 * archive of a few hundred bytes could plan gigabytes of fetches):
+	 * the plan is bounded by what the sources hold and by the number of
+	 * ranges, which the manifest's own size bounds.  A real archive
+	 * fetches each chunk about once, and again at most once a range. */
+	for (k = 0; k < r->nsrc; k++)
+		limit += 4 * r->src[k].tab.n;
+	limit += 2 * (uint64_t)r->nranges + 65536;
 	memset(&w, 0, sizeof(w));
 	for (k = 0; k < r->nranges; k++) {
 		const struct range *g = &r->ranges[k];
@@ -365,6 +373,12 @@ chain_plan(struct rs *r)
 			if (i >= r->src[g->src].tab.n) {
 				err_set("archive %s: a segment beyond the data",
 				    r->a->id);
+				return ERR_CORRUPT;
+			}
+			if (r->nplan >= limit) {
+				err_set("archive %s: its segments name the same "
+				    "data over and over (more than %llu chunk "
+				    "reads)", r->a->id, (unsigned long long)limit);
 				return ERR_CORRUPT;
 			}
 			if (r->nplan == cap) {

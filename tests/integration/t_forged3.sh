@@ -598,3 +598,43 @@ test_forged3_incremental_reads_chunks_once() {
 	run_bkp verify -r "$REPO" -k "$KEY" "$id3"
 	expect_exit 0 "verify -k of the incremental"
 }
+
+# Segments that name the same bytes of a dependency over and over: four
+# records of 15,000 segments, each the whole of a 4 MiB dependency in
+# 4 KiB chunks, in a manifest of a few hundred bytes.  The restore planned
+# every read up front: about 1.9 GB of memory before it refused.  The plan
+# is now bounded by what the sources hold and the number of ranges.
+test_forged3_repeated_segments_bounded() {
+	local forge dep tip peak_kib
+	forge=$(dirname "$BKP")/tests/bkp-forge
+	[ -x "$forge" ] || fail "bkp-forge not found at '$forge'"
+	new_repo --chunk-size 4096
+	mkdir -p "$T/amp"
+	head -c 4194304 /dev/urandom >"$T/amp/dep.bin"
+	: >"$T/amp/dep.mf"
+	dep=$(BKP_FORGE_FORMAT=3 "$forge" "$REPO" amp "$T/amp/dep.bin" "$T/amp/dep.mf") ||
+		fail "bkp-forge (the dependency) failed"
+	head -c 1024 /dev/zero >"$T/amp/tip.bin"
+	/usr/bin/python3 - >"$T/amp/tip.mf" <<'PY'
+import json
+for k in range(4):
+    print(json.dumps({"t": "file", "path": "x%d" % k, "type": "file", "mode": 420,
+                      "uid": 0, "gid": 0, "mtime": 0, "size": 0, "blake3": "0" * 64,
+                      "s": [[1, 0, 4194304]] * 15000}, separators=(",", ":")))
+PY
+	tip=$(BKP_FORGE_DEPS=$dep BKP_FORGE_FORMAT=3 "$forge" "$REPO" amp "$T/amp/tip.bin" "$T/amp/tip.mf") ||
+		fail "bkp-forge (the tip) failed"
+	/usr/bin/python3 -c '
+import resource, subprocess, sys
+rc = subprocess.call(sys.argv[2:], stdout=subprocess.DEVNULL, stderr=open(sys.argv[1] + ".err", "w"))
+open(sys.argv[1], "w").write("%d %d\n" % (rc, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))
+' "$T/amp/peak" timeout 120 "$BKP" restore -r "$REPO" -k "$KEY" "$tip" --target "$T/amp/out"
+	read -r rc peak_kib <"$T/amp/peak"
+	[ "$rc" = 1 ] || fail "restore exited $rc: $(head -c 500 "$T/amp/peak.err")"
+	grep -q "over and over" "$T/amp/peak.err" ||
+		fail "no refusal naming the repeats: $(head -c 500 "$T/amp/peak.err")"
+	grep -q "${tip:0:8}" "$T/amp/peak.err" || fail "the refusal does not name archive ${tip:0:8}"
+	note "restore peaked at $((peak_kib / 1024)) MiB"
+	[ "$peak_kib" -le $((128 * 1024)) ] || fail "restore peaked at $((peak_kib / 1024)) MiB"
+	[ ! -e "$T/amp/out/x0" ] || fail "a file was written"
+}
