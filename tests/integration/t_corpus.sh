@@ -204,13 +204,19 @@ c_run() {
 	[ ! -e "$BKPT_DIR/hang" ]
 }
 
+# c_want RUN: is RUN one of C_RUNS (or are all wanted)?
+c_want() {
+	[ -z "${C_RUNS:-}" ] || [[ " $C_RUNS " == *" $1 "* ]]
+}
+
 # corpus CASE EXPECTATION MSGRE INCLUDE NAME...: run archive $ID (forged as
 # CASE) through every run.  Per-run expectations default to EXPECTATION
 # and are overridden by C_FRESH, C_NONEMPTY, C_OVERWRITE, C_PARTIAL,
 # C_VERIFY (default: any for withheld), C_KEYLESS (default ok) and C_DRILL
 # (default: fail for fail, ok for ok, any for withheld).  C_POST: a
 # function run after each run with the target (restores) or "" (others).
-# C_TIMEOUT: seconds per run.
+# C_TIMEOUT: seconds per run.  C_RUNS: the runs to do (names as above,
+# space-separated; default all).
 corpus() {
 	CASE=$1
 	local exp=$2 inc=$4 n=$((${CORPUS_N:-0} + 1)) r
@@ -222,15 +228,15 @@ corpus() {
 	r=rt/c$n
 	rm -f "$BKPT_DIR/hang"
 	note "case $CASE: archive $ID, expect $exp"
-	c_run fresh "${C_FRESH:-$exp}" "$r-fresh" none -- restore -r "$REPO" -k "$KEY" "$ID" --target "$r-fresh" &&
-		c_run nonempty "${C_NONEMPTY:-$exp}" "$r-nonempty" prefill -- restore -r "$REPO" -k "$KEY" "$ID" --target "$r-nonempty" &&
-		c_run overwrite "${C_OVERWRITE:-$exp}" "$r-overwrite" overwrite -- restore -r "$REPO" -k "$KEY" "$ID" --target "$r-overwrite" --overwrite &&
-		c_run partial "${C_PARTIAL:-$exp}" "$r-partial" none -- restore -r "$REPO" -k "$KEY" "$ID" --target "$r-partial" --include "$inc" &&
-		c_run verify "${C_VERIFY:-$([ "$exp" = withheld ] && echo any || echo "$exp")}" nonexistent none -- verify -r "$REPO" -k "$KEY" "$ID" &&
-		c_run keyless "${C_KEYLESS:-ok}" nonexistent none -- verify -r "$REPO" "$ID" &&
-		c_run drill "${C_DRILL:-$([ "$exp" = withheld ] && echo any || echo "$exp")}" nonexistent none -- \
-			drill -r "$REPO" -k "$KEY" --dataset "$CASE" --scratch "$T/scratch" --keep
-	drill_scratch_check
+	{ ! c_want fresh || c_run fresh "${C_FRESH:-$exp}" "$r-fresh" none -- restore -r "$REPO" -k "$KEY" "$ID" --target "$r-fresh"; } &&
+		{ ! c_want nonempty || c_run nonempty "${C_NONEMPTY:-$exp}" "$r-nonempty" prefill -- restore -r "$REPO" -k "$KEY" "$ID" --target "$r-nonempty"; } &&
+		{ ! c_want overwrite || c_run overwrite "${C_OVERWRITE:-$exp}" "$r-overwrite" overwrite -- restore -r "$REPO" -k "$KEY" "$ID" --target "$r-overwrite" --overwrite; } &&
+		{ ! c_want partial || c_run partial "${C_PARTIAL:-$exp}" "$r-partial" none -- restore -r "$REPO" -k "$KEY" "$ID" --target "$r-partial" --include "$inc"; } &&
+		{ ! c_want verify || c_run verify "${C_VERIFY:-$([ "$exp" = withheld ] && echo any || echo "$exp")}" nonexistent none -- verify -r "$REPO" -k "$KEY" "$ID"; } &&
+		{ ! c_want keyless || c_run keyless "${C_KEYLESS:-ok}" nonexistent none -- verify -r "$REPO" "$ID"; } &&
+		{ ! c_want drill || c_run drill "${C_DRILL:-$([ "$exp" = withheld ] && echo any || echo "$exp")}" nonexistent none -- \
+			drill -r "$REPO" -k "$KEY" --dataset "$CASE" --scratch "$T/scratch" --keep; }
+	! c_want drill || drill_scratch_check
 	# Every run of the case is checked: drop its targets (and the outside
 	# links to their victims), so that later snapshots stay small.
 	chmod -R u+rwX "$T/$r"-* 2>/dev/null

@@ -201,6 +201,9 @@ PY
 # Segments that do not lie within their source: refused before any chunk
 # is fetched, naming the archive, in one line.
 test_forged3_segments() {
+	# Refused before anything is written: four runs cover the paths
+	# (restore whole and in part, verify with and without the key).
+	local C_RUNS="fresh partial verify keyless"
 	corpus_arena
 	safe_base seg_beyond
 	# A segment past the end of its own source's plaintext.
@@ -287,6 +290,9 @@ PY
 # there: refused before anything is fetched, naming the archive (and the
 # dependency), in one line.  Key-less verification checks the deps too.
 test_forged3_deps() {
+	# Refused before anything is written: four runs cover the paths
+	# (restore whole and in part, verify with and without the key).
+	local C_RUNS="fresh partial verify keyless"
 	corpus_arena
 	local other raw i ids
 	# Missing.
@@ -356,6 +362,9 @@ PY
 # frames object's chunk table malformed, its data object damaged, its
 # data key sealed to another key only.  The restore fails naming it.
 test_forged3_dep_damaged() {
+	# Refused before anything is written: four runs cover the paths
+	# (restore whole and in part, verify with and without the key).
+	local C_RUNS="fresh partial verify keyless"
 	corpus_arena
 	local b
 	safe_base dep_no_frames
@@ -405,6 +414,9 @@ key_post() {
 # deps list named here is made of valid earlier archives of the dataset,
 # so only the comparison can refuse it.
 test_forged3_record_vs_manifest() {
+	# Refused before anything is written: four runs cover the paths
+	# (restore whole and in part, verify with and without the key).
+	local C_RUNS="fresh partial verify keyless"
 	corpus_arena
 	local b1 b2
 	safe_base rec_deps rec_deps-b1
@@ -451,6 +463,9 @@ f.file("big", bytes(range(256)) * 80)
 PY
 }
 test_forged3_frames() {
+	# Refused before anything is written: four runs cover the paths
+	# (restore whole and in part, verify with and without the key).
+	local C_RUNS="fresh partial verify keyless"
 	corpus_arena
 	local c zeros
 	zeros=$(printf '0%.0s' $(seq 64))
