@@ -1,4 +1,7 @@
 # shellcheck shell=bash
+# (The tests of options, standard input's dedup ratio, index damage and
+# SIGKILL check behaviour no sanitizer adds to: they are defined in the
+# optimized suite only, to keep the sanitizer suite's time.)
 # Incremental, deduplicated backups (archive format 3): chains of
 # incrementals restore exactly (every archive of a chain, to the
 # nanosecond), a stream with clustered edits stores little, a missing or
@@ -219,6 +222,7 @@ test_chain_drill() {
 }
 
 # The options: --full, --rehash, --max-chain, --full-every.
+if [ "${BKP_SUITE:-}" != san ]; then
 test_chain_options() {
 	new_repo
 	mkdir src
@@ -272,6 +276,7 @@ test_chain_options() {
 	run_bkp verify -r "$REPO" -k "$KEY" --all
 	expect_exit 0
 }
+fi
 
 # A 128 MB dump from stdin, then the same dump with 1% of its lines edited
 # in 5 contiguous runs (as changed database rows cluster): the second
@@ -280,6 +285,7 @@ test_chain_options() {
 # chunks in all, but up to 15 MB with some repositories' keys (seen once
 # in about 15 repositories).  So a 20 MB dump stored 14-28% again (over
 # the bound most of the time), a 64 MB one 6-15%, a 128 MB one 3-12%.
+if [ "${BKP_SUITE:-}" != san ]; then
 test_chain_stdin_dump_dedup() {
 	new_repo
 	local mb=128 bound=15
@@ -350,6 +356,7 @@ EOF
 	verify_both "$id1"
 	verify_both "$id2"
 }
+fi
 
 # index_files: the files of this host's index state.
 index_files() {
@@ -373,6 +380,7 @@ expect_full_said() {
 # repository, or describes an older archive than the newest: the next
 # backup is a correct full one that says so once; the one after is an
 # incremental again.
+if [ "${BKP_SUITE:-}" != san ]; then
 test_chain_index_damage_gives_full() {
 	new_repo
 	make_dataset src
@@ -447,10 +455,12 @@ test_chain_index_damage_gives_full() {
 	run_bkp verify -r "$REPO" -k "$KEY" --all
 	expect_exit 0 "verify -k --all"
 }
+fi
 
 # SIGKILL at random points of incremental backups: no half-made archive
 # is ever listed, the next backup completes, and every archive restores
 # the tree of its time.
+if [ "${BKP_SUITE:-}" != san ]; then
 test_chain_sigkill_incremental() {
 	new_repo
 	mkdir -p src/keep src/churn
@@ -532,6 +542,7 @@ test_chain_sigkill_incremental() {
 	run_bkp verify -r "$REPO" -k "$KEY" --all
 	expect_exit 0 "verify -k --all after the kills"
 }
+fi
 
 # A flipped byte in the full backup's data object: verify of the full and
 # of an incremental that depends on it fail, and the incremental's error

@@ -17,6 +17,10 @@
 # archive on a "bkp: ..." line (for the one-line cases, a single line).
 # Positive controls (a forged archive whose segments interleave two
 # sources many times; legitimate incrementals) prove the harness can pass.
+# The refusal cases (segments, deps, damaged deps, record against
+# manifest, frames) are defined in the sanitizer suite only (BKP_SUITE=
+# san), where hostile input is checked for memory errors too; the
+# optimized suite runs the controls, the splices and the plan bound.
 
 # The corpus machinery (corpus_arena, build, corpus, c_*).  Sourcing the
 # file also defines its test_* functions, but run.sh runs only those
@@ -200,6 +204,7 @@ PY
 # ---------------------------------------------------------------------------
 # Segments that do not lie within their source: refused before any chunk
 # is fetched, naming the archive, in one line.
+if [ "${BKP_SUITE:-}" = san ]; then
 test_forged3_segments() {
 	# Refused before anything is written: four runs cover the paths
 	# (restore whole and in part, verify with and without the key).
@@ -284,15 +289,17 @@ r["s"] = [[0, r["o"], 1]] * 15001
 PY
 	C_POST=one_line_post corpus seg_many fail 'malformed|segment' a "$ID"
 }
+fi
 
 # ---------------------------------------------------------------------------
 # Deps that are not earlier version 3 archives of the dataset, or not
 # there: refused before anything is fetched, naming the archive (and the
 # dependency), in one line.  Key-less verification checks the deps too.
+if [ "${BKP_SUITE:-}" = san ]; then
 test_forged3_deps() {
-	# Refused before anything is written: four runs cover the paths
-	# (restore whole and in part, verify with and without the key).
-	local C_RUNS="fresh partial verify keyless"
+	# Refused before anything is written: three runs cover the paths
+	# (a restore, verify with and without the key).
+	local C_RUNS="fresh verify keyless"
 	corpus_arena
 	local other raw i ids
 	# Missing.
@@ -357,14 +364,16 @@ PY
 	BKP_FORGE_CHAIN=1 own_tip chain1_nobase
 	C_POST=one_line_post C_KEYLESS=fail C_DRILL=any corpus chain1_nobase fail 'malformed' a "$ID"
 }
+fi
 
 # A dependency that is there but damaged: its frames object missing, its
 # frames object's chunk table malformed, its data object damaged, its
 # data key sealed to another key only.  The restore fails naming it.
+if [ "${BKP_SUITE:-}" = san ]; then
 test_forged3_dep_damaged() {
-	# Refused before anything is written: four runs cover the paths
-	# (restore whole and in part, verify with and without the key).
-	local C_RUNS="fresh partial verify keyless"
+	# Refused before anything is written: three runs cover the paths
+	# (a restore, verify with and without the key).
+	local C_RUNS="fresh verify keyless"
 	corpus_arena
 	local b
 	safe_base dep_no_frames
@@ -393,6 +402,7 @@ PY
 	BKP_FORGE_DEPS=$b own_tip dep_other_key
 	KEY_NAMED="$ID: .*$b" C_POST=key_post C_KEYLESS=ok corpus dep_other_key any . a
 }
+fi
 
 # key_post: the run failed as a key that cannot open an archive (exit 12),
 # in one line naming KEY_NAMED (a drill: its FAIL summary).
@@ -413,10 +423,11 @@ key_post() {
 # is not authenticated; the manifest is): refused, in one line.  Every
 # deps list named here is made of valid earlier archives of the dataset,
 # so only the comparison can refuse it.
+if [ "${BKP_SUITE:-}" = san ]; then
 test_forged3_record_vs_manifest() {
-	# Refused before anything is written: four runs cover the paths
-	# (restore whole and in part, verify with and without the key).
-	local C_RUNS="fresh partial verify keyless"
+	# Refused before anything is written: three runs cover the paths
+	# (a restore, verify with and without the key).
+	local C_RUNS="fresh verify keyless"
 	corpus_arena
 	local b1 b2
 	safe_base rec_deps rec_deps-b1
@@ -451,6 +462,7 @@ test_forged3_record_vs_manifest() {
 	BKP_FORGE_DEPS="$b1" BKP_FORGE_ARCHIVE_EDIT="{\"deps\":[\"$b2\"]}" own_tip man_deps
 	C_POST=one_line_post corpus man_deps fail 'does not match' a "$ID"
 }
+fi
 
 # ---------------------------------------------------------------------------
 # The frames object: swapped with the manifest (same header, other
@@ -462,10 +474,11 @@ big_tip() {
 f.file("big", bytes(range(256)) * 80)
 PY
 }
+if [ "${BKP_SUITE:-}" = san ]; then
 test_forged3_frames() {
-	# Refused before anything is written: four runs cover the paths
-	# (restore whole and in part, verify with and without the key).
-	local C_RUNS="fresh partial verify keyless"
+	# Refused before anything is written: three runs cover the paths
+	# (a restore, verify with and without the key).
+	local C_RUNS="fresh verify keyless"
 	corpus_arena
 	local c zeros
 	zeros=$(printf '0%.0s' $(seq 64))
@@ -499,6 +512,7 @@ test_forged3_frames() {
 	rm -f "$REPO/frames/$ID"
 	C_POST=one_line_post C_KEYLESS=fail corpus fr_missing fail 'not found' big "$ID: .*frames/$ID"
 }
+fi
 
 # ---------------------------------------------------------------------------
 # Splicing: a forged tip whose segments take bytes of a legitimate base
