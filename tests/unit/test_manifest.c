@@ -653,9 +653,11 @@ Test(manifest, file_decode_segments)
 	cr_assert_not_null(big);
 	p = big;
 	*p++ = '[';
-	for (i = 0; i <= MANIFEST_MAX_SEG; i++)
-		p += sprintf(p, "%s[0,0,1]", i ? "," : "");
-	strcpy(p, "]");
+	for (i = 0; i <= MANIFEST_MAX_SEG; i++) {
+		memcpy(p, ",[0,0,1]" + (i == 0), 8 - (i == 0));
+		p += 8 - (i == 0);
+	}
+	memcpy(p, "]", 2);
 	json_object_set_new(rec, "s", jparse(big));
 	cr_expect_eq(decode_v1(rec, &f), ERR_CORRUPT, "too many segments");
 	free(big);
