@@ -143,27 +143,6 @@ os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns))
 EOF
 }
 
-# flip FILE OFFSET: xor the byte at OFFSET (negative: from the end) with
-# 1, keeping FILE's mode (as lib.sh's flip_byte, with the system python).
-flip() {
-	"$PY" - "$1" "$2" <<'EOF'
-import os, sys
-p, off = sys.argv[1], int(sys.argv[2])
-size = os.path.getsize(p)
-if off < 0:
-    off += size
-assert 0 <= off < size, "offset out of range"
-mode = os.stat(p).st_mode
-os.chmod(p, 0o600)
-with open(p, "r+b") as f:
-    f.seek(off)
-    b = f.read(1)
-    f.seek(off)
-    f.write(bytes([b[0] ^ 0x01]))
-os.chmod(p, mode & 0o7777)
-EOF
-}
-
 # pad TEXT: TEXT padded with spaces to 63 characters and a newline.
 pad() { printf '%-63s\n' "$1"; }
 

@@ -400,7 +400,7 @@ test_chain_index_damage_gives_full() {
 		case $how in
 		deleted) rm -rf "$BKP_STATE_DIR/index"/* ;;
 		truncated) index_files | while read -r f; do truncate -s $(($(stat -c %s "$f") / 2)) "$f"; done ;;
-		flipped) index_files | while read -r f; do flip "$f" $(($(stat -c %s "$f") / 2)); done ;;
+		flipped) index_files | while read -r f; do flip_byte "$f" $(($(stat -c %s "$f") / 2)); done ;;
 		other-repository)
 			# The same dataset backed up into a second repository from this
 			# host; its index copied over the first repository's.
@@ -568,7 +568,7 @@ test_chain_damaged_base_fails_dependent() {
 	[ -f "$data" ] || data=$REPO/data/$base
 	[ -f "$data" ] || fail "no data object for the base archive ($data)"
 	cp "$data" data.orig
-	flip "$data" $(($(stat -c %s "$data") / 2))
+	flip_byte "$data" $(($(stat -c %s "$data") / 2))
 	run_bkp verify -r "$REPO" -k "$KEY" "$base"
 	expect_exit 1 "verify -k of the damaged base"
 	run_bkp verify -r "$REPO" "$base"
